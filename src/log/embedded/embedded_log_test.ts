@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { EventIdConflictError } from "../../errors.ts";
+import type { LogRecord } from "../event_log.ts";
+import { partitionFor } from "../partitioner.ts";
+import { EmbeddedLog } from "./embedded_log.ts";
+
+const options = (dataDir: string) => ({
+  dataDir,
+  partitions: 3,
+  dedupWindowMs: 86_400_000,
+  sync: "full" as const,
+});
+
+const record = (eventId: string, key: string, fingerprint = "f"): LogRecord => ({
+  topic: "customer-events",
+  key,
+  eventId,
+  fingerprint,
+  value: JSON.stringify({ event_id: eventId }),
+  headers: {},
+});
+
+Deno.test("EmbeddedLog assigns Kafka's partition and consecutive offsets", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = new EmbeddedLog(options(dir));
+  const results = await Promise.all([
+    log.append(record("e1", "cust1")),
+    log.append(record("e2", "cust1")),
+    log.append(record("e3", "cust1")),
+  ]);
+  assert.deepEqual(results.map((r) => r.partition), Array(3).fill(partitionFor("cust1", 3)));
+  assert.deepEqual(results.map((r) => r.offset), ["0", "1", "2"]);
+  await log.close();
+});
+
+Deno.test("EmbeddedLog dedups within a batch, across batches and after reopening", async () => {
+  const dir = await Deno.makeTempDir();
+  let log = new EmbeddedLog(options(dir));
+  const [first, again] = await Promise.all([
+    log.append(record("e1", "c")),
+    log.append(record("e1", "c")),
+  ]);
+  assert.equal(first.duplicate, false);
+  assert.deepEqual(again, { ...first, duplicate: true });
+  await log.close();
+
+  log = new EmbeddedLog(options(dir));
+  assert.deepEqual(await log.append(record("e1", "c")), { ...first, duplicate: true });
+  await assert.rejects(log.append(record("e1", "c", "other")), EventIdConflictError);
+  const next = await log.append(record("e2", "c"));
+  assert.equal(next.offset, "1");
+  await log.close();
+});
+
+Deno.test("EmbeddedLog refuses a second process on the same folder", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = new EmbeddedLog(options(dir));
+  assert.throws(() => new EmbeddedLog(options(dir)));
+  await log.close();
+});
