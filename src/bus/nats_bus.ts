@@ -1,0 +1,131 @@
+/**
+ * The NATS adapter of the live bus. It connects in the background and keeps
+ * reconnecting by itself; while it is down, publishes are dropped and counted,
+ * never awaited, so NATS can neither fail nor slow the publish path.
+ *
+ * @module
+ */
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "../telemetry/logger.ts";
+import type { LiveBus, LiveMessage } from "./live_bus.ts";
+
+/** Options of {@linkcode NatsBus}. */
+export interface NatsBusOptions {
+  /** Comma-separated server URLs, e.g. `nats://127.0.0.1:4222`. */
+  url: string;
+  /** Connection name shown by the server. */
+  name: string;
+}
+
+/** A {@linkcode LiveBus} on NATS core. */
+export class NatsBus implements LiveBus {
+  readonly backend = "nats";
+  readonly #logger: Logger;
+  #nc?: NatsConnection;
+  #closed = false;
+  #up = false;
+  #dropped = 0;
+  readonly #connecting: Promise<void>;
+
+  constructor(options: NatsBusOptions, logger: Logger) {
+    this.#logger = logger;
+    this.#connecting = this.#connect(options);
+  }
+
+  /** Messages dropped because NATS was unreachable. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Resolves once connected for the first time (or closed). */
+  whenConnected(): Promise<void> {
+    return this.#connecting;
+  }
+
+  publish(message: LiveMessage): boolean {
+    const nc = this.#nc;
+    if (!nc || nc.isClosed() || !this.connected()) {
+      this.#dropped++;
+      return false;
+    }
+    try {
+      const h = headers();
+      for (const [k, v] of Object.entries(message.headers)) h.set(k, v);
+      nc.publish(message.subject, message.data, { headers: h });
+      return true;
+    } catch (error) {
+      this.#dropped++;
+      this.#logger.log("warn", "NATS publish dropped", { component: "nats", error: String(error) });
+      return false;
+    }
+  }
+
+  subscribe(pattern: string, handler: (message: LiveMessage) => void): () => void {
+    let stopped = false;
+    let unsubscribe = () => {
+      stopped = true;
+    };
+    this.#connecting.then(() => {
+      if (stopped || !this.#nc) return;
+      const sub = this.#nc.subscribe(pattern, {
+        callback: (error, msg) => {
+          if (error) return;
+          const h: Record<string, string> = {};
+          for (const key of msg.headers?.keys() ?? []) h[key] = msg.headers!.get(key);
+          handler({ subject: msg.subject, data: msg.string(), headers: h });
+        },
+      });
+      unsubscribe = () => sub.unsubscribe();
+    });
+    return () => unsubscribe();
+  }
+
+  connected(): boolean {
+    // nats.js reports reconnecting through status events; isClosed covers the rest.
+    return this.#up && this.#nc !== undefined && !this.#nc.isClosed();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const nc = this.#nc;
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+
+  async #connect(options: NatsBusOptions): Promise<void> {
+    for (let attempt = 0; !this.#closed; attempt++) {
+      try {
+        const nc = await connect({
+          servers: options.url.split(",").map((s) => s.trim()),
+          name: options.name,
+          reconnect: true,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          timeout: 2000,
+        });
+        this.#nc = nc;
+        this.#up = true;
+        this.#watch(nc);
+        this.#logger.log("info", "NATS connected", { component: "nats", server: nc.getServer() });
+        return;
+      } catch (error) {
+        if (attempt === 0) {
+          this.#logger.log("warn", "NATS not reachable; retrying in the background", {
+            component: "nats",
+            error: String(error),
+          });
+        }
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+      }
+    }
+  }
+
+  async #watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") this.#up = false;
+      if (status.type === "reconnect") this.#up = true;
+      if (status.type === "disconnect" || status.type === "reconnect") {
+        this.#logger.log("warn", `NATS ${status.type}`, { component: "nats" });
+      }
+    }
+  }
+}

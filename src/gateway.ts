@@ -1,0 +1,92 @@
+/**
+ * Builds the gateway from settings: picks the log and bus adapters, wires the
+ * publisher and the HTTP app, and knows how to close them in order.
+ *
+ * @module
+ */
+import type { Hono } from "hono";
+import { InProcessBus, type LiveBus } from "./bus/live_bus.ts";
+import { NatsBus } from "./bus/nats_bus.ts";
+import { type Config, kafkaBrokers } from "./config.ts";
+import { EventRegistry } from "./events/registry.ts";
+import { createApp } from "./http/app.ts";
+import { EmbeddedLog } from "./log/embedded/embedded_log.ts";
+import type { EventLog } from "./log/event_log.ts";
+import { KafkaLog } from "./log/kafka/kafka_log.ts";
+import { Publisher } from "./publish/publisher.ts";
+import type { Logger } from "./telemetry/logger.ts";
+
+/** A built gateway. */
+export interface Gateway {
+  /** The HTTP app. */
+  app: Hono;
+  /** The durable log in use. */
+  log: EventLog;
+  /** The live bus in use. */
+  bus: LiveBus;
+  /** Flushes in-flight appends, then disconnects the log and the bus. */
+  close(): Promise<void>;
+}
+
+/** The durable log the settings ask for: Kafka when brokers are set, else embedded. */
+export function createEventLog(config: Config, logger: Logger): EventLog {
+  const brokers = kafkaBrokers(config);
+  if (brokers.length === 0) {
+    return new EmbeddedLog({
+      dataDir: config.embedded.data_dir,
+      partitions: config.kafka.partitions,
+      dedupWindowMs: config.dedup.window,
+      sync: config.embedded.sync,
+    });
+  }
+  const k = config.kafka;
+  return new KafkaLog({
+    brokers,
+    clientId: k.client_id,
+    topic: k.topic,
+    partitions: k.partitions,
+    replicationFactor: k.replication_factor,
+    maxBatch: k.max_batch,
+    lingerMs: k.linger_ms,
+    retries: k.retries,
+    initialRetryMs: k.initial_retry_ms,
+    connectionTimeoutMs: k.connection_timeout_ms,
+    requestTimeoutMs: k.request_timeout_ms,
+    dedupWindowMs: config.dedup.window,
+  }, logger);
+}
+
+/** The live bus the settings ask for: NATS when a URL is set, else in-process. */
+export function createLiveBus(config: Config, logger: Logger): LiveBus {
+  if (!config.nats.url) return new InProcessBus();
+  return new NatsBus({ url: config.nats.url, name: config.kafka.client_id }, logger);
+}
+
+/** Builds the gateway. */
+export function createGateway(config: Config, logger: Logger): Gateway {
+  const log = createEventLog(config, logger);
+  const bus = createLiveBus(config, logger);
+  const registry = new EventRegistry();
+  const publisher = new Publisher(log, bus, {
+    topic: config.kafka.topic,
+    subjectPrefix: config.nats.subject_prefix,
+  });
+  const app = createApp({
+    publisher,
+    registry,
+    log,
+    bus,
+    logger,
+    bodyLimitBytes: config.http.body_limit_bytes,
+    batchBodyLimitBytes: config.http.batch_body_limit_bytes,
+  });
+  return {
+    app,
+    log,
+    bus,
+    async close() {
+      await log.close();
+      await bus.close();
+    },
+  };
+}

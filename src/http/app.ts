@@ -1,0 +1,175 @@
+/**
+ * The HTTP API (Hono): publish endpoints, health, the OpenAPI document and the
+ * docs page. Handlers validate with the event registry and hand envelopes to
+ * the {@linkcode Publisher}.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { LiveBus } from "../bus/live_bus.ts";
+import { EventIdConflictError, EventLogUnavailableError } from "../errors.ts";
+import type { EventRegistry } from "../events/registry.ts";
+import { validateEnvelope, validateIdentification, type Validated } from "../events/validate.ts";
+import type { EventLog } from "../log/event_log.ts";
+import type { Publisher } from "../publish/publisher.ts";
+import type { Logger } from "../telemetry/logger.ts";
+import { inSpan, inSpanSync, withRemoteContext } from "../telemetry/tracing.ts";
+import { docsPage, openApiDocument } from "./openapi.ts";
+import { type Problem, problem, problemResponse } from "./problem.ts";
+
+/** Most events in one `POST /v1/events/batch`. */
+export const MAX_BATCH_EVENTS = 500;
+/** Seconds a client should wait before retrying after a `503`. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** What the HTTP API needs. */
+export interface AppDeps {
+  /** The write path. */
+  publisher: Publisher;
+  /** Registered event types. */
+  registry: EventRegistry;
+  /** The durable log, for readiness. */
+  log: EventLog;
+  /** The live bus, for readiness. */
+  bus: LiveBus;
+  /** Structured logger. */
+  logger: Logger;
+  /** Largest body of a single event, in bytes. */
+  bodyLimitBytes: number;
+  /** Largest body of a batch, in bytes. */
+  batchBodyLimitBytes: number;
+}
+
+type Outcome = { status: number; body: Record<string, unknown> | Problem };
+
+/** Builds the gateway's Hono app. */
+export function createApp(deps: AppDeps): Hono {
+  const { publisher, registry, log, bus, logger } = deps;
+  const app = new Hono();
+
+  app.use("*", (c, next) => {
+    const headers = { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") };
+    return withRemoteContext(headers, () =>
+      inSpan(`${c.req.method} ${c.req.routePath}`, {
+        "http.request.method": c.req.method,
+        "url.path": c.req.path,
+      }, async (span) => {
+        await next();
+        span.setAttribute("http.response.status_code", c.res.status);
+      }));
+  });
+
+  const acceptJson = (limit: number) => [
+    async (c: Context, next: () => Promise<void>) => {
+      const type = c.req.header("content-type")?.split(";")[0].trim().toLowerCase();
+      if (type !== "application/json" && !type?.endsWith("+json")) {
+        return problemResponse(problem("unsupported-media-type", "Send the body as application/json"));
+      }
+      await next();
+    },
+    bodyLimit({
+      maxSize: limit,
+      onError: () =>
+        problemResponse(problem("body-too-large", `The body must be at most ${limit} bytes`)),
+    }),
+  ] as const;
+
+  const readJson = async (c: Context): Promise<{ ok: true; body: unknown } | { ok: false; res: Response }> => {
+    const text = await c.req.text();
+    try {
+      return { ok: true, body: JSON.parse(text) };
+    } catch (error) {
+      const detail = error instanceof SyntaxError ? error.message : "The body is not JSON";
+      return { ok: false, res: problemResponse(problem("malformed-json", detail)) };
+    }
+  };
+
+  const publishValidated = async (validated: Validated): Promise<Outcome> => {
+    if (!validated.ok) {
+      return { status: 422, body: problem("validation-failed", "See errors for each field", validated.errors) };
+    }
+    try {
+      const result = await publisher.publish(validated.envelope, validated.type);
+      return { status: result.duplicate ? 200 : 202, body: { ...result } };
+    } catch (error) {
+      if (error instanceof EventIdConflictError) {
+        return { status: 409, body: problem("event-id-conflict", error.message) };
+      }
+      if (error instanceof EventLogUnavailableError) {
+        return { status: 503, body: problem("log-unavailable", error.message) };
+      }
+      logger.log("error", "Publish failed", { error: String(error) });
+      return { status: 500, body: problem("internal", "The event was not published") };
+    }
+  };
+
+  const respond = (outcome: Outcome): Response => {
+    if (outcome.status < 400) return Response.json(outcome.body, { status: outcome.status });
+    const headers: Record<string, string> = outcome.status === 503
+      ? { "retry-after": String(RETRY_AFTER_SECONDS) }
+      : {};
+    return problemResponse(outcome.body as Problem, headers);
+  };
+
+  app.post("/v1/identifications", ...acceptJson(deps.bodyLimitBytes), async (c) => {
+    const read = await readJson(c);
+    if (!read.ok) return read.res;
+    const validated = inSpanSync("validate", () =>
+      validateIdentification(registry, read.body, c.req.header("idempotency-key")));
+    return respond(await publishValidated(validated));
+  });
+
+  app.post("/v1/events", ...acceptJson(deps.bodyLimitBytes), async (c) => {
+    const read = await readJson(c);
+    if (!read.ok) return read.res;
+    return respond(await publishValidated(inSpanSync("validate", () => validateEnvelope(registry, read.body))));
+  });
+
+  app.post("/v1/events/batch", ...acceptJson(deps.batchBodyLimitBytes), async (c) => {
+    const read = await readJson(c);
+    if (!read.ok) return read.res;
+    const body = read.body as { events?: unknown };
+    const events = body?.events;
+    if (!Array.isArray(events) || events.length === 0 || events.length > MAX_BATCH_EVENTS) {
+      return problemResponse(problem("validation-failed", "See errors", [{
+        pointer: "/events",
+        detail: `must be an array of 1 to ${MAX_BATCH_EVENTS} events`,
+      }]));
+    }
+    const outcomes = await Promise.all(
+      events.map((e) => publishValidated(validateEnvelope(registry, e))),
+    );
+    return c.json({
+      results: outcomes.map((o) => ({ status: o.status, ...o.body })),
+    });
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.get("/readyz", async (c) => {
+    const logUp = await log.ready();
+    const busUp = bus.connected();
+    const status = !logUp ? "unavailable" : busUp ? "ready" : "degraded";
+    return c.json({
+      status,
+      components: {
+        log: { backend: log.backend, status: logUp ? "up" : "down" },
+        bus: { backend: bus.backend, status: busUp ? "up" : "down" },
+      },
+    }, logUp ? 200 : 503);
+  });
+
+  const openapi = JSON.stringify(openApiDocument(registry));
+  app.get("/openapi.json", (c) => c.body(openapi, 200, { "content-type": "application/json" }));
+  const docs = docsPage(registry);
+  app.get("/docs", (c) => c.html(docs));
+  app.get("/", (c) => c.redirect("/docs"));
+
+  app.notFound((c) => problemResponse(problem("not-found", `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((error) => {
+    logger.log("error", "Unhandled request error", { error: String(error) });
+    return problemResponse(problem("internal", "The request failed"));
+  });
+  return app;
+}

@@ -1,0 +1,191 @@
+/**
+ * The OpenAPI document and the docs page, both generated from the event
+ * registry's zod schemas.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { EventId } from "../events/envelope.ts";
+import type { EventRegistry } from "../events/registry.ts";
+import { PROBLEMS } from "./problem.ts";
+
+type JsonSchema = Record<string, unknown>;
+
+const toSchema = (schema: z.ZodType): JsonSchema => {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+  return rest as JsonSchema;
+};
+
+const PublishResult: JsonSchema = {
+  type: "object",
+  required: ["event_id", "event_type", "topic", "partition", "offset", "duplicate"],
+  properties: {
+    event_id: { type: "string" },
+    event_type: { type: "string" },
+    topic: { type: "string" },
+    partition: { type: "integer" },
+    offset: { type: "string", description: "Offset in the partition, as a decimal string." },
+    duplicate: { type: "boolean" },
+  },
+};
+
+const Problem: JsonSchema = {
+  type: "object",
+  required: ["type", "title", "status", "detail"],
+  properties: {
+    type: { type: "string" },
+    title: { type: "string" },
+    status: { type: "integer" },
+    detail: { type: "string" },
+    errors: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: { pointer: { type: "string" }, detail: { type: "string" } },
+      },
+    },
+  },
+};
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: JsonSchema) => ({ content: { "application/json": { schema } } });
+const problems = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [
+    String(s),
+    {
+      description: Object.values(PROBLEMS).find((p) => p.status === s)!.title,
+      content: { "application/problem+json": { schema: ref("Problem") } },
+    },
+  ]));
+
+/** The identification request: `CustomerIdentified` v1 `data` plus an optional `event_id`. */
+function identificationSchema(registry: EventRegistry): z.ZodType {
+  return registry.get("CustomerIdentified", 1)!.data.extend({ event_id: EventId.optional() });
+}
+
+/** Builds the OpenAPI 3.1 document. */
+export function openApiDocument(registry: EventRegistry): JsonSchema {
+  const envelopes = Object.fromEntries(
+    registry.list().map((t) => [`${t.type}V${t.version}`, toSchema(t.envelope)]),
+  );
+  const anyEnvelope = { oneOf: Object.keys(envelopes).map(ref) };
+  const publishResponses = {
+    "202": { description: "Stored durably", ...json(ref("PublishResult")) },
+    "200": { description: "Duplicate of an earlier event with this id", ...json(ref("PublishResult")) },
+    ...problems(400, 409, 413, 415, 422, 503),
+  };
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "TasteSync Event Gateway",
+      version: "1.0.0",
+      description: "HTTP facade in front of a durable event log (Apache Kafka or embedded) and NATS.",
+    },
+    paths: {
+      "/v1/identifications": {
+        post: {
+          summary: "Publish a CustomerIdentified event from its data fields",
+          parameters: [{
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            description: "Alias for event_id.",
+            schema: toSchema(EventId),
+          }],
+          requestBody: { required: true, ...json(ref("Identification")) },
+          responses: publishResponses,
+        },
+      },
+      "/v1/events": {
+        post: {
+          summary: "Publish a full envelope of any registered type",
+          requestBody: { required: true, ...json(anyEnvelope) },
+          responses: publishResponses,
+        },
+      },
+      "/v1/events/batch": {
+        post: {
+          summary: `Publish up to 500 envelopes; each succeeds or fails on its own`,
+          requestBody: {
+            required: true,
+            ...json({ type: "object", required: ["events"], properties: { events: { type: "array", maxItems: 500, items: anyEnvelope } } }),
+          },
+          responses: {
+            "200": {
+              description: "One result per event, in order, each with its own status",
+              ...json({
+                type: "object",
+                properties: {
+                  results: {
+                    type: "array",
+                    items: { allOf: [{ type: "object", properties: { status: { type: "integer" } } }] },
+                  },
+                },
+              }),
+            },
+            ...problems(400, 413, 415, 422),
+          },
+        },
+      },
+      "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "The process is up" } } } },
+      "/readyz": {
+        get: {
+          summary: "Readiness: ready only while the durable log is reachable",
+          responses: {
+            "200": { description: "Ready, or degraded when NATS is down" },
+            "503": { description: "The durable log is unreachable" },
+          },
+        },
+      },
+    },
+    components: {
+      schemas: { ...envelopes, Identification: toSchema(identificationSchema(registry)), PublishResult, Problem },
+    },
+  };
+}
+
+const escape = (s: string) =>
+  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+
+function fieldRows(schema: JsonSchema, prefix = ""): string[] {
+  const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((schema.required ?? []) as string[]);
+  return Object.entries(props).flatMap(([name, prop]) => {
+    const path = prefix + name;
+    const limits = ["minimum", "maximum", "minLength", "maxLength", "pattern", "format"]
+      .filter((k) => prop[k] !== undefined).map((k) => `${k}: ${prop[k]}`).join(", ");
+    const row = `<tr><td><code>${escape(path)}</code></td><td>${escape(String(prop.type ?? ""))}${
+      required.has(name) ? "" : " (optional)"
+    }</td><td>${escape(String(prop.description ?? ""))}</td><td>${escape(limits)}</td></tr>`;
+    return prop.type === "object" ? [row, ...fieldRows(prop, `${path}.`)] : [row];
+  });
+}
+
+/** Builds the human-readable docs page. */
+export function docsPage(registry: EventRegistry): string {
+  const types = registry.list().map((t) =>
+    `<h3 id="${t.type}-v${t.version}">${t.type} v${t.version}</h3><p>${escape(t.description)}</p>
+<table><tr><th>data field</th><th>type</th><th>meaning</th><th>limits</th></tr>${
+      fieldRows(toSchema(t.data)).join("")
+    }</table>`
+  ).join("\n");
+  const problemRows = Object.entries(PROBLEMS).map(([name, p]) =>
+    `<tr id="problem-${name}"><td><code>${name}</code></td><td>${p.status}</td><td>${escape(p.title)}</td></tr>`
+  ).join("");
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>TasteSync Event Gateway</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left}</style></head>
+<body><h1>TasteSync Event Gateway</h1>
+<p>Publish domain events over HTTP; they are stored durably before the gateway answers.
+Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+<h2>Endpoints</h2><ul>
+<li><code>POST /v1/identifications</code>: CustomerIdentified data fields, optional <code>event_id</code> or <code>Idempotency-Key</code> header.</li>
+<li><code>POST /v1/events</code>: a full envelope <code>{event_id?, event_type, timestamp?, version, data}</code>.</li>
+<li><code>POST /v1/events/batch</code>: <code>{"events": [...]}</code>, up to 500, one result each.</li>
+<li><code>GET /healthz</code>, <code>GET /readyz</code>.</li></ul>
+<p>202: stored. 200: the same <code>event_id</code> with the same content was stored before (<code>duplicate: true</code>).</p>
+<h2>Event types</h2>${types}
+<h2>Problems</h2><p>Errors are <code>application/problem+json</code> (RFC 9457).</p>
+<table><tr><th>type</th><th>status</th><th>title</th></tr>${problemRows}</table>
+</body></html>`;
+}

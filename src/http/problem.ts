@@ -1,0 +1,49 @@
+/**
+ * RFC 9457 problem details: every error a client sees over HTTP.
+ *
+ * @module
+ */
+import type { FieldError } from "../events/validate.ts";
+
+/** Problem types, their status and title; `type` URIs point at the docs page. */
+export const PROBLEMS = {
+  "malformed-json": { status: 400, title: "Malformed JSON" },
+  "validation-failed": { status: 422, title: "The event is not valid" },
+  "body-too-large": { status: 413, title: "Request body too large" },
+  "unsupported-media-type": { status: 415, title: "Unsupported media type" },
+  "event-id-conflict": { status: 409, title: "Event id reused with different content" },
+  "log-unavailable": { status: 503, title: "The durable event log is unavailable" },
+  "not-found": { status: 404, title: "Not found" },
+  "internal": { status: 500, title: "Internal error" },
+} as const;
+
+/** A problem type name. */
+export type ProblemType = keyof typeof PROBLEMS;
+
+/** A problem details body. */
+export interface Problem {
+  /** URI of the problem type (relative to the gateway: its docs page). */
+  type: string;
+  /** Short summary of the type. */
+  title: string;
+  /** The HTTP status. */
+  status: number;
+  /** What went wrong in this case. */
+  detail: string;
+  /** Per-field violations, when the body did not validate. */
+  errors?: FieldError[];
+}
+
+/** Builds a problem body of `type`. */
+export function problem(type: ProblemType, detail: string, errors?: FieldError[]): Problem {
+  const { status, title } = PROBLEMS[type];
+  return { type: `/docs#problem-${type}`, title, status, detail, ...(errors ? { errors } : {}) };
+}
+
+/** A problem as an `application/problem+json` response. */
+export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status: body.status,
+    headers: { "content-type": "application/problem+json", ...headers },
+  });
+}

@@ -1,0 +1,334 @@
+/**
+ * The Kafka adapter of the event log: a kafkajs idempotent producer (acks=all)
+ * that micro-batches concurrent appends into `sendBatch` calls, and a tail of
+ * the topic that keeps the dedup window of every gateway process in step.
+ *
+ * @module
+ */
+import {
+  type Admin,
+  type Consumer,
+  type IHeaders,
+  Kafka,
+  type KafkaMessage,
+  logLevel,
+  type Producer,
+} from "kafkajs";
+import { EventLogUnavailableError } from "../../errors.ts";
+import type { Logger } from "../../telemetry/logger.ts";
+import { DedupWindow } from "../dedup_window.ts";
+import type { AppendResult, EventLog, LogRecord } from "../event_log.ts";
+import { partitionFor } from "../partitioner.ts";
+
+/** Header that carries the event id, so any gateway can rebuild its dedup window. */
+export const EVENT_ID_HEADER = "tastesync-event-id";
+/** Header that carries the content fingerprint. */
+export const FINGERPRINT_HEADER = "tastesync-fingerprint";
+
+/** Options of {@linkcode KafkaLog}. */
+export interface KafkaLogOptions {
+  /** Bootstrap brokers, `host:port`. */
+  brokers: string[];
+  /** Client id reported to the brokers. */
+  clientId: string;
+  /** Topic to create when missing and to tail for dedup. */
+  topic: string;
+  /** Partitions of the topic when this process creates it. */
+  partitions: number;
+  /** Replication factor of the topic when this process creates it. */
+  replicationFactor: number;
+  /** Most records in one `sendBatch`. */
+  maxBatch: number;
+  /** How long a batch may wait for more records before it is sent, in ms. */
+  lingerMs: number;
+  /** Retries of a failed request, with exponential backoff and jitter. */
+  retries: number;
+  /** First backoff, in ms; each retry doubles it, with 20% jitter. */
+  initialRetryMs: number;
+  /** How long to wait for a TCP connection, in ms. */
+  connectionTimeoutMs: number;
+  /** How long to wait for a broker's answer, in ms. */
+  requestTimeoutMs: number;
+  /** How long an event id is remembered, in ms. */
+  dedupWindowMs: number;
+}
+
+interface Pending {
+  record: LogRecord;
+  resolve: (result: AppendResult) => void;
+  reject: (error: Error) => void;
+}
+
+const READY_PROBE_TIMEOUT_MS = 1500;
+
+/** An {@linkcode EventLog} on Apache Kafka. */
+export class KafkaLog implements EventLog {
+  readonly backend = "kafka";
+  readonly #options: KafkaLogOptions;
+  readonly #logger: Logger;
+  readonly #kafka: Kafka;
+  readonly #producer: Producer;
+  readonly #admin: Admin;
+  readonly #dedup: DedupWindow;
+  #tail?: Consumer;
+  #partitionCount = 0;
+  #queue: Pending[] = [];
+  #sending?: Promise<void>;
+  #started = false;
+  #closed = false;
+  #resetProducer = false;
+  readonly #starting: Promise<void>;
+
+  constructor(options: KafkaLogOptions, logger: Logger) {
+    this.#options = options;
+    this.#logger = logger;
+    this.#dedup = new DedupWindow(options.dedupWindowMs);
+    this.#kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      connectionTimeout: options.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      retry: {
+        retries: options.retries,
+        initialRetryTime: options.initialRetryMs,
+        maxRetryTime: options.initialRetryMs * 2 ** options.retries,
+        multiplier: 2,
+        factor: 0.2,
+      },
+      logLevel: logLevel.ERROR,
+      logCreator: () => ({ namespace, log }) => {
+        logger.log("warn", `kafkajs: ${log.message}`, { component: "kafka", namespace });
+      },
+    });
+    this.#producer = this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    this.#admin = this.#kafka.admin();
+    this.#starting = this.#start();
+  }
+
+  /** Resolves once the topic exists, the producer is connected and the dedup window is loaded. */
+  whenStarted(): Promise<void> {
+    return this.#starting;
+  }
+
+  append(record: LogRecord): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(new EventLogUnavailableError("The event log is closed"));
+    if (!this.#started) {
+      return Promise.reject(new EventLogUnavailableError("Kafka is not reachable yet"));
+    }
+    try {
+      const duplicate = this.#dedup.check(record.eventId, record.fingerprint);
+      if (duplicate) return Promise.resolve(duplicate);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ record, resolve, reject });
+      this.#sending ??= this.#drain();
+    });
+  }
+
+  async ready(): Promise<boolean> {
+    if (!this.#started || this.#closed) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), READY_PROBE_TIMEOUT_MS);
+    });
+    const probe = this.#admin.fetchTopicMetadata({ topics: [this.#options.topic] })
+      .then(() => true, () => false);
+    try {
+      return await Promise.race([probe, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#starting.catch(() => {});
+    await this.#sending;
+    await Promise.allSettled([
+      this.#producer.disconnect(),
+      this.#admin.disconnect(),
+      this.#tail?.disconnect(),
+    ]);
+  }
+
+  /** Keeps trying until Kafka answers; the gateway serves 503 meanwhile. */
+  async #start(): Promise<void> {
+    for (let attempt = 0; !this.#closed; attempt++) {
+      try {
+        await this.#admin.connect();
+        this.#partitionCount = await this.#ensureTopic();
+        await this.#producer.connect();
+        await this.#loadDedupWindow();
+        this.#started = true;
+        this.#logger.log("info", "Kafka log started", {
+          component: "kafka",
+          topic: this.#options.topic,
+          partitions: this.#partitionCount,
+        });
+        return;
+      } catch (error) {
+        this.#logger.log("warn", "Kafka not reachable; retrying", {
+          component: "kafka",
+          attempt,
+          error: String(error),
+        });
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+      }
+    }
+  }
+
+  async #ensureTopic(): Promise<number> {
+    const { topic, partitions, replicationFactor } = this.#options;
+    const topics = await this.#admin.listTopics();
+    if (!topics.includes(topic)) {
+      await this.#admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: partitions, replicationFactor }],
+      });
+    }
+    const meta = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+    return meta.topics[0].partitions.length;
+  }
+
+  /**
+   * Reads the last dedup window of the topic (from the offsets at now - window
+   * to the end) and keeps tailing it, so ids written by other gateway processes
+   * are known here too. A fresh consumer group per process and no commits: the
+   * tail is a projection of the log, never a source of truth.
+   */
+  async #loadDedupWindow(): Promise<void> {
+    const { topic } = this.#options;
+    const since = Date.now() - this.#options.dedupWindowMs;
+    const [starts, ends] = await Promise.all([
+      this.#admin.fetchTopicOffsetsByTimestamp(topic, since),
+      this.#admin.fetchTopicOffsets(topic),
+    ]);
+    const end = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
+    const behind = new Set(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => p.partition));
+    const tail = this.#kafka.consumer({
+      groupId: `${this.#options.clientId}-dedup-${crypto.randomUUID()}`,
+      maxWaitTimeInMs: 100,
+    });
+    this.#tail = tail;
+    let caughtUp: () => void = () => {};
+    const loaded = new Promise<void>((resolve) => caughtUp = resolve);
+    const markProgress = (partition: number, next: bigint) => {
+      if (next >= (end.get(partition) ?? 0n)) behind.delete(partition);
+      if (behind.size === 0) caughtUp();
+    };
+    await tail.connect();
+    await tail.subscribe({ topic, fromBeginning: true });
+    await tail.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) this.#rememberFromLog(batch.partition, message);
+        markProgress(batch.partition, BigInt(batch.lastOffset()) + 1n);
+        await Promise.resolve();
+      },
+    });
+    for (const { partition, offset } of starts) {
+      const high = end.get(partition) ?? 0n;
+      const from = BigInt(offset) < 0n ? high : BigInt(offset);
+      tail.seek({ topic, partition, offset: String(from) });
+      markProgress(partition, from);
+    }
+    await loaded;
+  }
+
+  #rememberFromLog(partition: number, message: KafkaMessage): void {
+    const eventId = headerText(message.headers, EVENT_ID_HEADER);
+    const fingerprint = headerText(message.headers, FINGERPRINT_HEADER);
+    if (eventId === undefined || fingerprint === undefined) return;
+    this.#dedup.remember(eventId, {
+      fingerprint,
+      topic: this.#options.topic,
+      partition,
+      offset: message.offset,
+      at: Number(message.timestamp),
+    });
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        if (this.#options.lingerMs > 0 && this.#queue.length < this.#options.maxBatch) {
+          await new Promise((r) => setTimeout(r, this.#options.lingerMs));
+        } else {
+          // Let requests already read in this turn of the event loop join the batch.
+          await new Promise((r) => setImmediate(r));
+        }
+        await this.#send(this.#queue.splice(0, this.#options.maxBatch));
+      }
+    } finally {
+      this.#sending = undefined;
+    }
+  }
+
+  async #send(batch: Pending[]): Promise<void> {
+    const { topic } = this.#options;
+    const partitions = batch.map((p) => partitionFor(p.record.key, this.#partitionCount));
+    try {
+      if (this.#resetProducer) {
+        // A failed idempotent batch can leave sequence numbers out of step: start a new producer id.
+        await this.#producer.disconnect();
+        await this.#producer.connect();
+        this.#resetProducer = false;
+      }
+      const metadata = await this.#producer.sendBatch({
+        acks: -1,
+        topicMessages: [{
+          topic,
+          messages: batch.map(({ record }, i) => ({
+            key: record.key,
+            value: record.value,
+            partition: partitions[i],
+            headers: {
+              ...record.headers,
+              [EVENT_ID_HEADER]: record.eventId,
+              [FINGERPRINT_HEADER]: record.fingerprint,
+            },
+          })),
+        }],
+      });
+      const next = new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? "0")]));
+      const now = Date.now();
+      batch.forEach(({ record, resolve }, i) => {
+        const partition = partitions[i];
+        const offset = next.get(partition)!;
+        next.set(partition, offset + 1n);
+        const result = { topic, partition, offset: String(offset), duplicate: false };
+        this.#dedup.remember(record.eventId, {
+          fingerprint: record.fingerprint,
+          topic,
+          partition,
+          offset: result.offset,
+          at: now,
+        });
+        resolve(result);
+      });
+    } catch (error) {
+      this.#resetProducer = true;
+      this.#logger.log("error", "Kafka produce failed after retries", {
+        component: "kafka",
+        records: batch.length,
+        error: String(error),
+      });
+      const failure = new EventLogUnavailableError("Kafka did not acknowledge the write", { cause: error });
+      for (const p of batch) p.reject(failure);
+    }
+  }
+}
+
+function headerText(headers: IHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  if (value === undefined) return undefined;
+  const one = Array.isArray(value) ? value[0] : value;
+  return one === undefined ? undefined : one.toString();
+}

@@ -1,0 +1,122 @@
+/**
+ * The router of the write path: appends an envelope to the durable log (keyed
+ * by the type's partition key), then mirrors it to the live bus. Nothing here
+ * knows Kafka or NATS; it talks to the {@linkcode EventLog} and
+ * {@linkcode LiveBus} ports.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { LiveBus } from "../bus/live_bus.ts";
+import type { Envelope } from "../events/envelope.ts";
+import type { EventType } from "../events/registry.ts";
+import type { AppendResult, EventLog } from "../log/event_log.ts";
+import { inSpan, traceHeaders, tracer } from "../telemetry/tracing.ts";
+
+/** What a publish returns to the client. */
+export interface PublishResult extends AppendResult {
+  /** The event's id. */
+  event_id: string;
+  /** The event's type. */
+  event_type: string;
+}
+
+/** Options of {@linkcode Publisher}. */
+export interface PublisherOptions {
+  /** Topic of the durable log. */
+  topic: string;
+  /** Prefix of live-bus subjects: `<prefix>.<type subject>`. */
+  subjectPrefix: string;
+}
+
+/** JSON with object keys sorted at every level, so equal content hashes equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The content fingerprint of an envelope: its type, version and data. The
+ * timestamp is left out because the gateway sets it, so a client's retry of
+ * the same identification is a duplicate, not a conflict.
+ */
+export function fingerprint(envelope: Envelope): string {
+  const content = canonicalJson({ event_type: envelope.event_type, version: envelope.version, data: envelope.data });
+  return createHash("sha256").update(content).digest("base64url");
+}
+
+/** Publishes validated envelopes: durable first, live mirror second. */
+export class Publisher {
+  readonly #log: EventLog;
+  readonly #bus: LiveBus;
+  readonly #options: PublisherOptions;
+  /** Appends in flight by event id, so a concurrent retry waits for the first write. */
+  readonly #inFlight = new Map<string, Promise<AppendResult>>();
+
+  constructor(log: EventLog, bus: LiveBus, options: PublisherOptions) {
+    this.#log = log;
+    this.#bus = bus;
+    this.#options = options;
+  }
+
+  /**
+   * Appends `envelope` durably and resolves with where it landed; the live
+   * mirror is best effort and never delays or fails the result.
+   *
+   * @throws {EventIdConflictError} when the id was used with other content.
+   * @throws {EventLogUnavailableError} when the log is unreachable after retries.
+   */
+  publish(envelope: Envelope<Record<string, unknown>>, type: EventType): Promise<PublishResult> {
+    const print = fingerprint(envelope);
+    const ids = { event_id: envelope.event_id, event_type: envelope.event_type };
+    const pending = this.#inFlight.get(envelope.event_id);
+    // The log decides duplicate or conflict once the first write has settled.
+    if (pending) return pending.catch(() => {}).then(() => this.publish(envelope, type));
+    return inSpan("event_log.append", {
+      "messaging.destination.name": this.#options.topic,
+      "tastesync.event_type": envelope.event_type,
+    }, async (span) => {
+      const record = this.#record(envelope, type, print);
+      const result = this.#log.append(record);
+      this.#inFlight.set(envelope.event_id, result);
+      try {
+        const appended = await result;
+        span.setAttributes({
+          "messaging.destination.partition.id": String(appended.partition),
+          "messaging.kafka.offset": appended.offset,
+          "tastesync.duplicate": appended.duplicate,
+        });
+        if (!appended.duplicate) this.#mirror(envelope, type, record.value, record.headers);
+        return { ...ids, ...appended };
+      } finally {
+        this.#inFlight.delete(envelope.event_id);
+      }
+    });
+  }
+
+  #record(envelope: Envelope, type: EventType, print: string) {
+    return {
+      topic: this.#options.topic,
+      key: type.key(envelope.data as Record<string, unknown>),
+      eventId: envelope.event_id,
+      fingerprint: print,
+      value: JSON.stringify(envelope),
+      headers: traceHeaders(),
+    };
+  }
+
+  #mirror(envelope: Envelope, type: EventType, value: string, trace: Record<string, string>): void {
+    const span = tracer.startSpan("live_bus.publish", { attributes: { "messaging.system": this.#bus.backend } });
+    const sent = this.#bus.publish({
+      subject: `${this.#options.subjectPrefix}.${type.subject}`,
+      data: value,
+      headers: { ...trace, "Nats-Msg-Id": envelope.event_id },
+    });
+    span.setAttribute("tastesync.mirrored", sent);
+    span.end();
+  }
+}

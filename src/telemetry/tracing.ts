@@ -1,0 +1,56 @@
+/**
+ * One shared tracer from `@opentelemetry/api`, and helpers that run work in a
+ * span and carry W3C trace context in message headers.
+ *
+ * @module
+ */
+import { type Attributes, context, propagation, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+
+/** The gateway's tracer. A no-op until an SDK is registered. */
+export const tracer = trace.getTracer("tastesync-gateway");
+
+/** Marks `span` as failed with `error`. */
+export function recordError(span: Span, error: unknown): void {
+  span.recordException(error instanceof Error ? error : String(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+}
+
+/** Runs `fn` in a new active span that ends when `fn` settles. */
+export function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      recordError(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Runs the synchronous `fn` in a new active span. */
+export function inSpanSync<T>(name: string, fn: () => T): T {
+  return tracer.startActiveSpan(name, (span) => {
+    try {
+      return fn();
+    } catch (error) {
+      recordError(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The active trace context as headers (`traceparent`, `tracestate`). */
+export function traceHeaders(): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+/** Runs `fn` in the trace context carried by `headers`, e.g. an incoming `traceparent`. */
+export function withRemoteContext<T>(headers: Record<string, string | undefined>, fn: () => T): T {
+  return context.with(propagation.extract(context.active(), headers), fn);
+}
