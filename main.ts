@@ -42,4 +42,6 @@ const stop = async (signal: string) => {
   logger.log("info", "Stopped");
   Deno.exit(0);
 };
-for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => stop(signal));
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.addSignalListener(signal, () => stop(signal));
+}

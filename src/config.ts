@@ -24,12 +24,20 @@ export const DEFAULT_SUBJECT_PREFIX = "notifications";
 /** Default dedup window: 24 hours. */
 export const DEFAULT_DEDUP_WINDOW = "24h";
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_UNITS_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 /** A duration as milliseconds, or a string like `250ms`, `30s`, `24h`, `7d`. */
 const Duration = z.union([
   z.number().int().positive(),
-  z.string().regex(/^\d+(ms|s|m|h|d)?$/, { message: "must be a duration like 500ms, 30s, 24h or 7d" })
+  z.string().regex(/^\d+(ms|s|m|h|d)?$/, {
+    message: "must be a duration like 500ms, 30s, 24h or 7d",
+  })
     .transform((s) => {
       const [, n, unit] = s.match(/^(\d+)(ms|s|m|h|d)?$/)!;
       return Number(n) * DURATION_UNITS_MS[unit ?? "ms"];
@@ -56,7 +64,9 @@ export const ConfigSchema = z.object({
     /** The source design's single broker; joins `brokers`. */
     broker: z.string().regex(/^[^\s:]+:\d{1,5}$/, { message: "must be host:port" }).optional(),
     brokers: BrokerList.default([]),
-    topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { message: "must be a valid Kafka topic name" })
+    topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, {
+      message: "must be a valid Kafka topic name",
+    })
       .default(DEFAULT_TOPIC),
     partitions: PositiveInt.default(DEFAULT_PARTITIONS),
     replication_factor: PositiveInt.default(1),
@@ -114,7 +124,9 @@ export const ENV_KEYS: Readonly<Record<string, readonly [string, string]>> = {
 /** The brokers to use: `kafka.brokers` plus the design's single `kafka.broker`. */
 export function kafkaBrokers(config: Config): string[] {
   const brokers = [...config.kafka.brokers];
-  if (config.kafka.broker && !brokers.includes(config.kafka.broker)) brokers.unshift(config.kafka.broker);
+  if (config.kafka.broker && !brokers.includes(config.kafka.broker)) {
+    brokers.unshift(config.kafka.broker);
+  }
   return brokers;
 }
 

@@ -23,3 +23,12 @@ export const CustomerIdentifiedV1 = z.object({
 
 /** `CustomerIdentified` v1 payload. */
 export type CustomerIdentifiedV1 = z.infer<typeof CustomerIdentifiedV1>;
+
+/** An example `CustomerIdentified` v1 `data`, shown in the OpenAPI document and the docs. */
+export const CUSTOMER_IDENTIFIED_V1_EXAMPLE: CustomerIdentifiedV1 = {
+  customer_id: "cust123",
+  location: "Table 3",
+  confidence: 0.92,
+  beacon: { uuid: "f7826da6-4fa2-4e98-8024-bc5b71e0893e", major: 100, minor: 3, rssi: -58 },
+  detected_at: "2026-11-23T18:04:05.120Z",
+};

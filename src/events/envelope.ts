@@ -20,9 +20,13 @@ export const EventId = z.string().regex(EVENT_ID_PATTERN, {
 /** A UTC instant in RFC 3339 with `Z`, e.g. `2026-11-23T18:04:05.120Z`. */
 export const UtcTimestamp = z.string()
   .regex(RFC3339_UTC_PATTERN, { message: "must be RFC 3339 in UTC ending in Z", abort: true })
-  .refine((s) => !Number.isNaN(Date.parse(s)) && new Date(s).toISOString().slice(0, 19) === s.slice(0, 19), {
-    message: "is not a real calendar instant",
-  });
+  .refine(
+    (s) =>
+      !Number.isNaN(Date.parse(s)) && new Date(s).toISOString().slice(0, 19) === s.slice(0, 19),
+    {
+      message: "is not a real calendar instant",
+    },
+  );
 
 /** A fully built envelope, as stored in the log and delivered to subscribers. */
 export interface Envelope<T = unknown> {

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { CustomerIdentifiedV1 } from "./customer_identified.ts";
+import { CUSTOMER_IDENTIFIED_V1_EXAMPLE, CustomerIdentifiedV1 } from "./customer_identified.ts";
 import { envelopeSchema } from "./envelope.ts";
 
 /** One registered event type and version. */
@@ -22,6 +22,8 @@ export interface EventType {
   readonly envelope: z.ZodObject;
   /** Last token of the NATS subject, e.g. `customer_identified`. */
   readonly subject: string;
+  /** An example `data`, for the OpenAPI document and the docs. */
+  readonly example: Record<string, unknown>;
   /** The partition key taken from valid `data`, so one key's events stay in order. */
   readonly key: (data: Record<string, unknown>) => string;
 }
@@ -31,10 +33,20 @@ function define(
   version: number,
   description: string,
   data: z.ZodObject,
+  example: Record<string, unknown>,
   key: (data: Record<string, unknown>) => string,
 ): EventType {
   const subject = type.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
-  return { type, version, description, data, envelope: envelopeSchema(type, version, data), subject, key };
+  return {
+    type,
+    version,
+    description,
+    data,
+    envelope: envelopeSchema(type, version, data),
+    subject,
+    example,
+    key,
+  };
 }
 
 /** Every event type the gateway accepts. */
@@ -44,6 +56,7 @@ export const EVENT_TYPES: readonly EventType[] = [
     1,
     "A guest was recognised by a BLE beacon or a QR code at a table.",
     CustomerIdentifiedV1,
+    CUSTOMER_IDENTIFIED_V1_EXAMPLE,
     (data) => String(data.customer_id),
   ),
 ];

@@ -57,7 +57,9 @@ function complete(envelope: z.infer<EventType["envelope"]>, type: EventType): Va
 
 /** Validates a full envelope of any registered type (`event_id` and `timestamp` optional). */
 export function validateEnvelope(registry: EventRegistry, body: unknown): Validated {
-  if (!isObject(body)) return { ok: false, errors: [{ pointer: "", detail: "must be a JSON object" }] };
+  if (!isObject(body)) {
+    return { ok: false, errors: [{ pointer: "", detail: "must be a JSON object" }] };
+  }
   const { event_type, version } = body;
   if (typeof event_type !== "string" || !registry.has(event_type)) {
     const known = [...new Set(registry.list().map((t) => t.type))].join(", ");
@@ -71,11 +73,16 @@ export function validateEnvelope(registry: EventRegistry, body: unknown): Valida
     const versions = registry.list().filter((t) => t.type === event_type).map((t) => t.version);
     return {
       ok: false,
-      errors: [{ pointer: "/version", detail: `must be a registered version (${versions.join(", ")})` }],
+      errors: [{
+        pointer: "/version",
+        detail: `must be a registered version (${versions.join(", ")})`,
+      }],
     };
   }
   const parsed = type.envelope.safeParse(body);
-  return parsed.success ? complete(parsed.data, type) : { ok: false, errors: fieldErrors(parsed.error) };
+  return parsed.success
+    ? complete(parsed.data, type)
+    : { ok: false, errors: fieldErrors(parsed.error) };
 }
 
 /**
@@ -88,15 +95,18 @@ export function validateIdentification(
   body: unknown,
   idempotencyKey: string | undefined,
 ): Validated {
-  if (!isObject(body)) return { ok: false, errors: [{ pointer: "", detail: "must be a JSON object" }] };
+  if (!isObject(body)) {
+    return { ok: false, errors: [{ pointer: "", detail: "must be a JSON object" }] };
+  }
   const type = registry.get("CustomerIdentified", 1)!;
   const { event_id, ...data } = body;
   const errors: FieldError[] = [];
   let id = event_id;
   if (idempotencyKey !== undefined) {
     const key = EventId.safeParse(idempotencyKey);
-    if (!key.success) errors.push({ pointer: "", detail: `Idempotency-Key header ${key.error.issues[0].message}` });
-    else if (id !== undefined && id !== idempotencyKey) {
+    if (!key.success) {
+      errors.push({ pointer: "", detail: `Idempotency-Key header ${key.error.issues[0].message}` });
+    } else if (id !== undefined && id !== idempotencyKey) {
       errors.push({ pointer: "/event_id", detail: "differs from the Idempotency-Key header" });
     }
     id ??= idempotencyKey;
@@ -109,7 +119,12 @@ export function validateIdentification(
   if (!parsed.success) errors.push(...fieldErrors(parsed.error));
   if (errors.length > 0 || !parsed.success) return { ok: false, errors };
   return complete(
-    { event_id: id as string | undefined, event_type: type.type, version: type.version, data: parsed.data },
+    {
+      event_id: id as string | undefined,
+      event_type: type.type,
+      version: type.version,
+      data: parsed.data,
+    },
     type,
   );
 }

@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
+import { CUSTOMER_IDENTIFIED_V1_EXAMPLE } from "./customer_identified.ts";
 import { EventRegistry } from "./registry.ts";
 import { validateEnvelope, validateIdentification } from "./validate.ts";
 
 const registry = new EventRegistry();
 
-/** A valid `CustomerIdentified` v1 `data`. */
-export const identification = () => ({
-  customer_id: "cust123",
-  location: "Table 3",
-  confidence: 0.92,
-  beacon: { uuid: "f7826da6-4fa2-4e98-8024-bc5b71e0893e", major: 100, minor: 3, rssi: -58 },
-  detected_at: "2026-11-23T18:04:05.120Z",
-});
+const identification = () => structuredClone(CUSTOMER_IDENTIFIED_V1_EXAMPLE);
 
 Deno.test("validateIdentification builds the envelope and generates an id", () => {
   const v = validateIdentification(registry, identification(), undefined);
@@ -27,7 +21,11 @@ Deno.test("validateIdentification takes Idempotency-Key as the event id", () => 
   const v = validateIdentification(registry, identification(), "key-1");
   assert.ok(v.ok);
   assert.equal(v.envelope.event_id, "key-1");
-  const clash = validateIdentification(registry, { ...identification(), event_id: "other" }, "key-1");
+  const clash = validateIdentification(
+    registry,
+    { ...identification(), event_id: "other" },
+    "key-1",
+  );
   assert.ok(!clash.ok);
   assert.equal(clash.errors[0].pointer, "/event_id");
 });
@@ -55,8 +53,13 @@ Deno.test("validateIdentification lists every violation with its pointer", () =>
 });
 
 Deno.test("validateIdentification rejects bad event ids and non-objects", () => {
-  assert.ok(!validateIdentification(registry, { ...identification(), event_id: "a b" }, undefined).ok);
-  assert.ok(!validateIdentification(registry, { ...identification(), event_id: "x".repeat(129) }, undefined).ok);
+  assert.ok(
+    !validateIdentification(registry, { ...identification(), event_id: "a b" }, undefined).ok,
+  );
+  assert.ok(
+    !validateIdentification(registry, { ...identification(), event_id: "x".repeat(129) }, undefined)
+      .ok,
+  );
   assert.ok(!validateIdentification(registry, [], undefined).ok);
   assert.ok(!validateIdentification(registry, identification(), "bad key!").ok);
 });
@@ -74,7 +77,11 @@ Deno.test("validateEnvelope checks type, version and the whole envelope", () => 
   const unknown = validateEnvelope(registry, { event_type: "Nope", version: 1, data: {} });
   assert.ok(!unknown.ok);
   assert.equal(unknown.errors[0].pointer, "/event_type");
-  const version = validateEnvelope(registry, { event_type: "CustomerIdentified", version: 9, data: {} });
+  const version = validateEnvelope(registry, {
+    event_type: "CustomerIdentified",
+    version: 9,
+    data: {},
+  });
   assert.ok(!version.ok);
   assert.equal(version.errors[0].pointer, "/version");
   const data = validateEnvelope(registry, {

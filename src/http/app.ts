@@ -10,7 +10,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { LiveBus } from "../bus/live_bus.ts";
 import { EventIdConflictError, EventLogUnavailableError } from "../errors.ts";
 import type { EventRegistry } from "../events/registry.ts";
-import { validateEnvelope, validateIdentification, type Validated } from "../events/validate.ts";
+import { type Validated, validateEnvelope, validateIdentification } from "../events/validate.ts";
 import type { EventLog } from "../log/event_log.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import type { Logger } from "../telemetry/logger.ts";
@@ -49,7 +49,10 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
 
   app.use("*", (c, next) => {
-    const headers = { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") };
+    const headers = {
+      traceparent: c.req.header("traceparent"),
+      tracestate: c.req.header("tracestate"),
+    };
     return withRemoteContext(headers, () =>
       inSpan(`${c.req.method} ${c.req.routePath}`, {
         "http.request.method": c.req.method,
@@ -60,22 +63,27 @@ export function createApp(deps: AppDeps): Hono {
       }));
   });
 
-  const acceptJson = (limit: number) => [
-    async (c: Context, next: () => Promise<void>) => {
-      const type = c.req.header("content-type")?.split(";")[0].trim().toLowerCase();
-      if (type !== "application/json" && !type?.endsWith("+json")) {
-        return problemResponse(problem("unsupported-media-type", "Send the body as application/json"));
-      }
-      await next();
-    },
-    bodyLimit({
-      maxSize: limit,
-      onError: () =>
-        problemResponse(problem("body-too-large", `The body must be at most ${limit} bytes`)),
-    }),
-  ] as const;
+  const acceptJson = (limit: number) =>
+    [
+      async (c: Context, next: () => Promise<void>) => {
+        const type = c.req.header("content-type")?.split(";")[0].trim().toLowerCase();
+        if (type !== "application/json" && !type?.endsWith("+json")) {
+          return problemResponse(
+            problem("unsupported-media-type", "Send the body as application/json"),
+          );
+        }
+        await next();
+      },
+      bodyLimit({
+        maxSize: limit,
+        onError: () =>
+          problemResponse(problem("body-too-large", `The body must be at most ${limit} bytes`)),
+      }),
+    ] as const;
 
-  const readJson = async (c: Context): Promise<{ ok: true; body: unknown } | { ok: false; res: Response }> => {
+  const readJson = async (
+    c: Context,
+  ): Promise<{ ok: true; body: unknown } | { ok: false; res: Response }> => {
     const text = await c.req.text();
     try {
       return { ok: true, body: JSON.parse(text) };
@@ -87,7 +95,10 @@ export function createApp(deps: AppDeps): Hono {
 
   const publishValidated = async (validated: Validated): Promise<Outcome> => {
     if (!validated.ok) {
-      return { status: 422, body: problem("validation-failed", "See errors for each field", validated.errors) };
+      return {
+        status: 422,
+        body: problem("validation-failed", "See errors for each field", validated.errors),
+      };
     }
     try {
       const result = await publisher.publish(validated.envelope, validated.type);
@@ -115,15 +126,19 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/v1/identifications", ...acceptJson(deps.bodyLimitBytes), async (c) => {
     const read = await readJson(c);
     if (!read.ok) return read.res;
-    const validated = inSpanSync("validate", () =>
-      validateIdentification(registry, read.body, c.req.header("idempotency-key")));
+    const validated = inSpanSync(
+      "validate",
+      () => validateIdentification(registry, read.body, c.req.header("idempotency-key")),
+    );
     return respond(await publishValidated(validated));
   });
 
   app.post("/v1/events", ...acceptJson(deps.bodyLimitBytes), async (c) => {
     const read = await readJson(c);
     if (!read.ok) return read.res;
-    return respond(await publishValidated(inSpanSync("validate", () => validateEnvelope(registry, read.body))));
+    return respond(
+      await publishValidated(inSpanSync("validate", () => validateEnvelope(registry, read.body))),
+    );
   });
 
   app.post("/v1/events/batch", ...acceptJson(deps.batchBodyLimitBytes), async (c) => {
@@ -166,7 +181,9 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/docs", (c) => c.html(docs));
   app.get("/", (c) => c.redirect("/docs"));
 
-  app.notFound((c) => problemResponse(problem("not-found", `No route for ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) =>
+    problemResponse(problem("not-found", `No route for ${c.req.method} ${c.req.path}`))
+  );
   app.onError((error) => {
     logger.log("error", "Unhandled request error", { error: String(error) });
     return problemResponse(problem("internal", "The request failed"));

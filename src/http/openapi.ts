@@ -66,12 +66,18 @@ function identificationSchema(registry: EventRegistry): z.ZodType {
 /** Builds the OpenAPI 3.1 document. */
 export function openApiDocument(registry: EventRegistry): JsonSchema {
   const envelopes = Object.fromEntries(
-    registry.list().map((t) => [`${t.type}V${t.version}`, toSchema(t.envelope)]),
+    registry.list().map((t) => [`${t.type}V${t.version}`, {
+      ...toSchema(t.envelope),
+      examples: [{ event_type: t.type, version: t.version, data: t.example }],
+    }]),
   );
   const anyEnvelope = { oneOf: Object.keys(envelopes).map(ref) };
   const publishResponses = {
     "202": { description: "Stored durably", ...json(ref("PublishResult")) },
-    "200": { description: "Duplicate of an earlier event with this id", ...json(ref("PublishResult")) },
+    "200": {
+      description: "Duplicate of an earlier event with this id",
+      ...json(ref("PublishResult")),
+    },
     ...problems(400, 409, 413, 415, 422, 503),
   };
   return {
@@ -79,7 +85,8 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
     info: {
       title: "TasteSync Event Gateway",
       version: "1.0.0",
-      description: "HTTP facade in front of a durable event log (Apache Kafka or embedded) and NATS.",
+      description:
+        "HTTP facade in front of a durable event log (Apache Kafka or embedded) and NATS.",
     },
     paths: {
       "/v1/identifications": {
@@ -108,7 +115,11 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
           summary: `Publish up to 500 envelopes; each succeeds or fails on its own`,
           requestBody: {
             required: true,
-            ...json({ type: "object", required: ["events"], properties: { events: { type: "array", maxItems: 500, items: anyEnvelope } } }),
+            ...json({
+              type: "object",
+              required: ["events"],
+              properties: { events: { type: "array", maxItems: 500, items: anyEnvelope } },
+            }),
           },
           responses: {
             "200": {
@@ -118,7 +129,9 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
                 properties: {
                   results: {
                     type: "array",
-                    items: { allOf: [{ type: "object", properties: { status: { type: "integer" } } }] },
+                    items: {
+                      allOf: [{ type: "object", properties: { status: { type: "integer" } } }],
+                    },
                   },
                 },
               }),
@@ -127,7 +140,9 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
           },
         },
       },
-      "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "The process is up" } } } },
+      "/healthz": {
+        get: { summary: "Liveness", responses: { "200": { description: "The process is up" } } },
+      },
       "/readyz": {
         get: {
           summary: "Readiness: ready only while the durable log is reachable",
@@ -139,13 +154,24 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
       },
     },
     components: {
-      schemas: { ...envelopes, Identification: toSchema(identificationSchema(registry)), PublishResult, Problem },
+      schemas: {
+        ...envelopes,
+        Identification: {
+          ...toSchema(identificationSchema(registry)),
+          examples: [registry.get("CustomerIdentified", 1)!.example],
+        },
+        PublishResult,
+        Problem,
+      },
     },
   };
 }
 
 const escape = (s: string) =>
-  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll(
+    '"',
+    "&quot;",
+  );
 
 function fieldRows(schema: JsonSchema, prefix = ""): string[] {
   const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
@@ -170,7 +196,9 @@ export function docsPage(registry: EventRegistry): string {
     }</table>`
   ).join("\n");
   const problemRows = Object.entries(PROBLEMS).map(([name, p]) =>
-    `<tr id="problem-${name}"><td><code>${name}</code></td><td>${p.status}</td><td>${escape(p.title)}</td></tr>`
+    `<tr id="problem-${name}"><td><code>${name}</code></td><td>${p.status}</td><td>${
+      escape(p.title)
+    }</td></tr>`
   ).join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>TasteSync Event Gateway</title>
 <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
@@ -183,6 +211,9 @@ Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
 <li><code>POST /v1/events</code>: a full envelope <code>{event_id?, event_type, timestamp?, version, data}</code>.</li>
 <li><code>POST /v1/events/batch</code>: <code>{"events": [...]}</code>, up to 500, one result each.</li>
 <li><code>GET /healthz</code>, <code>GET /readyz</code>.</li></ul>
+<p>Example:</p><pre>curl -X POST http://localhost:8080/v1/identifications \\
+  -H 'content-type: application/json' -H 'Idempotency-Key: visit-42' \\
+  -d '${escape(JSON.stringify(registry.get("CustomerIdentified", 1)!.example))}'</pre>
 <p>202: stored. 200: the same <code>event_id</code> with the same content was stored before (<code>duplicate: true</code>).</p>
 <h2>Event types</h2>${types}
 <h2>Problems</h2><p>Errors are <code>application/problem+json</code> (RFC 9457).</p>

@@ -56,7 +56,12 @@ export class DedupWindow {
     const entry = this.#entries.get(eventId);
     if (entry === undefined || this.#now() - entry.at > this.#windowMs) return undefined;
     if (entry.fingerprint !== fingerprint) throw new EventIdConflictError(eventId);
-    return { topic: entry.topic, partition: entry.partition, offset: entry.offset, duplicate: true };
+    return {
+      topic: entry.topic,
+      partition: entry.partition,
+      offset: entry.offset,
+      duplicate: true,
+    };
   }
 
   #expire(): void {

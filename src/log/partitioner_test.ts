@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import kafkajsMurmur2 from "npm:kafkajs@2.2.4/src/producer/partitioners/default/murmur2.js";
+import kafkajsMurmur2 from "kafkajs/src/producer/partitioners/default/murmur2.js";
 import { murmur2, partitionFor } from "./partitioner.ts";
 
 Deno.test("murmur2 matches kafkajs' Java-compatible murmur2", () => {

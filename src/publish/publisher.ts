@@ -45,7 +45,11 @@ export function canonicalJson(value: unknown): string {
  * the same identification is a duplicate, not a conflict.
  */
 export function fingerprint(envelope: Envelope): string {
-  const content = canonicalJson({ event_type: envelope.event_type, version: envelope.version, data: envelope.data });
+  const content = canonicalJson({
+    event_type: envelope.event_type,
+    version: envelope.version,
+    data: envelope.data,
+  });
   return createHash("sha256").update(content).digest("base64url");
 }
 
@@ -110,7 +114,9 @@ export class Publisher {
   }
 
   #mirror(envelope: Envelope, type: EventType, value: string, trace: Record<string, string>): void {
-    const span = tracer.startSpan("live_bus.publish", { attributes: { "messaging.system": this.#bus.backend } });
+    const span = tracer.startSpan("live_bus.publish", {
+      attributes: { "messaging.system": this.#bus.backend },
+    });
     const sent = this.#bus.publish({
       subject: `${this.#options.subjectPrefix}.${type.subject}`,
       data: value,

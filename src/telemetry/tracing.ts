@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { type Attributes, context, propagation, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  type Attributes,
+  context,
+  propagation,
+  type Span,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
 
 /** The gateway's tracer. A no-op until an SDK is registered. */
 export const tracer = trace.getTracer("tastesync-gateway");
@@ -12,11 +19,18 @@ export const tracer = trace.getTracer("tastesync-gateway");
 /** Marks `span` as failed with `error`. */
 export function recordError(span: Span, error: unknown): void {
   span.recordException(error instanceof Error ? error : String(error));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  span.setStatus({
+    code: SpanStatusCode.ERROR,
+    message: error instanceof Error ? error.message : String(error),
+  });
 }
 
 /** Runs `fn` in a new active span that ends when `fn` settles. */
-export function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+export function inSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
       return await fn(span);

@@ -91,7 +91,9 @@ export class EmbeddedLog implements EventLog {
   }
 
   append(record: LogRecord): Promise<AppendResult> {
-    if (this.#closed) return Promise.reject(new EventLogUnavailableError("The event log is closed"));
+    if (this.#closed) {
+      return Promise.reject(new EventLogUnavailableError("The event log is closed"));
+    }
     return new Promise((resolve, reject) => {
       this.#queue.push({ record, resolve, reject });
       if (!this.#flushScheduled) {
@@ -129,7 +131,9 @@ export class EmbeddedLog implements EventLog {
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       this.#partitions.clear();
-      const failure = new EventLogUnavailableError("The embedded log could not commit", { cause: error });
+      const failure = new EventLogUnavailableError("The embedded log could not commit", {
+        cause: error,
+      });
       for (const p of batch) p.reject(failure);
       return;
     }
@@ -144,11 +148,22 @@ export class EmbeddedLog implements EventLog {
   /** Writes one record inside the open transaction; offsets are only reserved until commit. */
   #write(record: LogRecord, now: number, reserved: Map<string, number>): AppendResult | Error {
     const seen = this.#findEventId.get(record.eventId) as
-      | { fingerprint: string; topic: string; partition: number; offset: number; appended_at: number }
+      | {
+        fingerprint: string;
+        topic: string;
+        partition: number;
+        offset: number;
+        appended_at: number;
+      }
       | undefined;
     if (seen && now - seen.appended_at <= this.#options.dedupWindowMs) {
       if (seen.fingerprint !== record.fingerprint) return new EventIdConflictError(record.eventId);
-      return { topic: seen.topic, partition: seen.partition, offset: String(seen.offset), duplicate: true };
+      return {
+        topic: seen.topic,
+        partition: seen.partition,
+        offset: String(seen.offset),
+        duplicate: true,
+      };
     }
     const partition = partitionFor(record.key, this.#partitionCount(record.topic));
     const slot = `${record.topic}\u0000${partition}`;
@@ -164,7 +179,14 @@ export class EmbeddedLog implements EventLog {
       now,
     );
     if (seen) this.#db.prepare("DELETE FROM event_ids WHERE event_id = ?").run(record.eventId);
-    this.#insertEventId.run(record.eventId, record.fingerprint, record.topic, partition, offset, now);
+    this.#insertEventId.run(
+      record.eventId,
+      record.fingerprint,
+      record.topic,
+      partition,
+      offset,
+      now,
+    );
     return { topic: record.topic, partition, offset: String(offset), duplicate: false };
   }
 
@@ -175,7 +197,9 @@ export class EmbeddedLog implements EventLog {
       | { partitions: number }
       | undefined;
     count = row?.partitions ?? this.#options.partitions;
-    if (!row) this.#db.prepare("INSERT INTO topics (name, partitions) VALUES (?, ?)").run(topic, count);
+    if (!row) {
+      this.#db.prepare("INSERT INTO topics (name, partitions) VALUES (?, ?)").run(topic, count);
+    }
     this.#partitions.set(topic, count);
     return count;
   }

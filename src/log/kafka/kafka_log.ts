@@ -115,7 +115,9 @@ export class KafkaLog implements EventLog {
   }
 
   append(record: LogRecord): Promise<AppendResult> {
-    if (this.#closed) return Promise.reject(new EventLogUnavailableError("The event log is closed"));
+    if (this.#closed) {
+      return Promise.reject(new EventLogUnavailableError("The event log is closed"));
+    }
     if (!this.#started) {
       return Promise.reject(new EventLogUnavailableError("Kafka is not reachable yet"));
     }
@@ -211,7 +213,9 @@ export class KafkaLog implements EventLog {
       this.#admin.fetchTopicOffsets(topic),
     ]);
     const end = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
-    const behind = new Set(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => p.partition));
+    const behind = new Set(
+      ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => p.partition),
+    );
     const tail = this.#kafka.consumer({
       groupId: `${this.#options.clientId}-dedup-${crypto.randomUUID()}`,
       maxWaitTimeInMs: 100,
@@ -320,7 +324,9 @@ export class KafkaLog implements EventLog {
         records: batch.length,
         error: String(error),
       });
-      const failure = new EventLogUnavailableError("Kafka did not acknowledge the write", { cause: error });
+      const failure = new EventLogUnavailableError("Kafka did not acknowledge the write", {
+        cause: error,
+      });
       for (const p of batch) p.reject(failure);
     }
   }
