@@ -1,0 +1,197 @@
+/**
+ * Test harness: starts the gateway as a real process (the way users run it),
+ * and gives tests real Kafka and NATS clients to check what it did.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Kafka, type KafkaMessage, logLevel } from "kafkajs";
+import { CUSTOMER_IDENTIFIED_V1_EXAMPLE } from "../src/events/customer_identified.ts";
+
+/** Kafka bootstrap address of the test broker (`deploy/local/services.sh`). */
+export const KAFKA_BROKERS = Deno.env.get("TASTESYNC_TEST_KAFKA_BROKERS") ?? "127.0.0.1:9092";
+/** NATS URL of the test server. */
+export const NATS_URL = Deno.env.get("TASTESYNC_TEST_NATS_URL") ?? "nats://127.0.0.1:4222";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** A `CustomerIdentified` v1 body with overrides. */
+export function identification(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...structuredClone(CUSTOMER_IDENTIFIED_V1_EXAMPLE), ...overrides };
+}
+
+/** A unique topic name, so tests never see each other's records. */
+export function uniqueTopic(prefix = "it"): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A running gateway process. */
+export interface GatewayProcess {
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  /** Every log line printed so far. */
+  lines: string[];
+  /** POSTs JSON to `path`. */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Sends `signal` and waits for the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+}
+
+/** Runs `main.ts` (or `entry`) with `env` and waits until it listens; `ready` also waits for `/readyz`. */
+export async function startGateway(
+  env: Record<string, string>,
+  { ready = true, entry = "main.ts", args = [] as string[] } = {},
+): Promise<GatewayProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...(entry.endsWith(".ts") ? ["--frozen"] : []), entry, ...args],
+    cwd: ROOT,
+    env: {
+      TASTESYNC_HTTP_PORT: "0",
+      TASTESYNC_HTTP_HOST: "127.0.0.1",
+      TASTESYNC_LOG_LEVEL: "info",
+      ...env,
+    },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const { promise: port, resolve: listening } = Promise.withResolvers<number>();
+  const reading = (async () => {
+    const decoder = new TextDecoderStream();
+    let buffer = "";
+    for await (const chunk of child.stderr.pipeThrough(decoder)) {
+      buffer += chunk;
+      let nl;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        lines.push(line);
+        if (line.includes('"Gateway listening"')) listening(JSON.parse(line).port);
+      }
+    }
+  })();
+  const exited = child.status.then(async (s) => {
+    await reading;
+    return s.code;
+  });
+  const first = await Promise.race([port, exited.then((code) => ({ code }))]);
+  if (typeof first !== "number") {
+    throw new Error(`gateway exited with ${first.code}:\n${lines.join("\n")}`);
+  }
+  const url = `http://127.0.0.1:${first}`;
+  const gateway: GatewayProcess = {
+    url,
+    lines,
+    post: (path, body, headers = {}) =>
+      fetch(url + path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    async stop(signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+      return await exited;
+    },
+  };
+  if (ready) await waitReady(url, true);
+  return gateway;
+}
+
+/** Waits until `/readyz` answers 200 (`true`) or 503 (`false`), following its own probe. */
+export async function waitReady(
+  url: string,
+  want: boolean,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${url}/readyz`).catch((e) => e);
+    if (res instanceof Response) {
+      last = await res.json();
+      if ((res.status === 200) === want) return last as Record<string, unknown>;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`/readyz never became ${want ? "ready" : "unready"}: ${JSON.stringify(last)}`);
+}
+
+/** Reads `topic` from the beginning until `until` holds for what was read. */
+export async function readTopic(
+  topic: string,
+  until: (messages: (KafkaMessage & { partition: number })[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<(KafkaMessage & { partition: number })[]> {
+  const kafka = new Kafka({
+    clientId: "it-reader",
+    brokers: KAFKA_BROKERS.split(","),
+    logLevel: logLevel.NOTHING,
+  });
+  const consumer = kafka.consumer({
+    groupId: `it-reader-${crypto.randomUUID()}`,
+    maxWaitTimeInMs: 100,
+  });
+  const messages: (KafkaMessage & { partition: number })[] = [];
+  const { promise: finished, resolve: done } = Promise.withResolvers<void>();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: ({ partition, message }) => {
+        messages.push({ ...message, partition });
+        if (until(messages)) done();
+        return Promise.resolve();
+      },
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      finished,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`timed out reading ${topic}: ${messages.length} read`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    return messages;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Event ids of records read from Kafka, in read order. */
+export function eventIds(messages: KafkaMessage[]): string[] {
+  return messages.map((m) => JSON.parse(m.value!.toString()).event_id);
+}
+
+/** Connects a NATS client to the test server. */
+export function natsClient(): Promise<NatsConnection> {
+  return connect({ servers: NATS_URL });
+}
+
+/** Runs `deploy/local/services.sh` with `command` (e.g. `stop-kafka`). */
+export async function services(command: string): Promise<void> {
+  const out = await new Deno.Command("bash", {
+    args: [`${ROOT}deploy/local/services.sh`, command],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `services.sh ${command} failed:\n${text}`);
+}
+
+/** Asserts `res` is problem+json with `status`, and returns the body. */
+export async function assertProblem(
+  res: Response,
+  status: number,
+): Promise<Record<string, unknown>> {
+  const body = await res.json();
+  assert.equal(res.status, status, JSON.stringify(body));
+  assert.equal(res.headers.get("content-type"), "application/problem+json");
+  assert.equal(body.status, status);
+  return body;
+}
