@@ -96,27 +96,32 @@ export async function startGateway(
       return await exited;
     },
   };
-  if (ready) await waitReady(url, true);
+  if (ready) await waitReady(url);
   return gateway;
 }
 
-/** Waits until `/readyz` answers 200 (`true`) or 503 (`false`), following its own probe. */
+/** Readiness of the gateway as `/readyz` reports it. */
+export type Readiness = "ready" | "degraded" | "unavailable";
+
+/** Waits until `/readyz` reports `want` (polling the gateway's own probe), and returns its body. */
 export async function waitReady(
   url: string,
-  want: boolean,
+  want: Readiness | "ready-or-degraded" = "ready-or-degraded",
   timeoutMs = 60_000,
-): Promise<Record<string, unknown>> {
+  // deno-lint-ignore no-explicit-any
+): Promise<any> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  let last: { status?: string } | undefined;
   while (Date.now() < deadline) {
-    const res = await fetch(`${url}/readyz`).catch((e) => e);
-    if (res instanceof Response) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    if (res) {
       last = await res.json();
-      if ((res.status === 200) === want) return last as Record<string, unknown>;
+      const ok = want === "ready-or-degraded" ? res.status === 200 : last?.status === want;
+      if (ok) return last;
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`/readyz never became ${want ? "ready" : "unready"}: ${JSON.stringify(last)}`);
+  throw new Error(`/readyz never reported ${want}: ${JSON.stringify(last)}`);
 }
 
 /** Reads `topic` from the beginning until `until` holds for what was read. */

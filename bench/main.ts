@@ -1,0 +1,241 @@
+/**
+ * `deno task bench`: the publish path against its baselines, in one run.
+ *
+ * Baselines: a hello-world `Deno.serve` (requests/s) and a raw kafkajs
+ * idempotent `sendBatch` producer (messages/s). Then the gateway's
+ * `POST /v1/identifications` on the embedded and the Kafka backends at
+ * concurrency 1, 16 and 64 (wrk), and at a fixed 2,000 events/s (open loop).
+ * Each figure is the median of BENCH_REPEATS runs of BENCH_SECONDS.
+ */
+import { Kafka, logLevel } from "kafkajs";
+import { CUSTOMER_IDENTIFIED_V1_EXAMPLE } from "../src/events/customer_identified.ts";
+import { KAFKA_BROKERS, startGateway, uniqueTopic } from "../tests/harness.ts";
+
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
+const REPEATS = Number(Deno.env.get("BENCH_REPEATS") ?? 3);
+const CONCURRENCY = [1, 16, 64];
+const FIXED_RATE = 2000;
+const BODY = JSON.stringify(CUSTOMER_IDENTIFIED_V1_EXAMPLE);
+const ROOT = new URL("..", import.meta.url).pathname;
+
+interface Run {
+  rate: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  failed: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const medianRun = (runs: Run[]): Run => ({
+  rate: median(runs.map((r) => r.rate)),
+  p50: median(runs.map((r) => r.p50)),
+  p99: median(runs.map((r) => r.p99)),
+  p999: median(runs.map((r) => r.p999)),
+  failed: runs.reduce((n, r) => n + r.failed, 0),
+});
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits });
+
+async function wrk(url: string, connections: number, post: boolean): Promise<Run> {
+  const args = ["-t1", `-c${connections}`, `-d${SECONDS}s`, "--timeout", "10s"];
+  if (post) args.push("-s", `${ROOT}bench/post.lua`);
+  const out = await new Deno.Command("wrk", { args: [...args, url], env: { BENCH_BODY: BODY } })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!post) {
+    const rate = Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+    return { rate, p50: 0, p99: 0, p999: 0, failed: 0 };
+  }
+  const line = text.split("\n").find((l) => l.startsWith("{"));
+  if (!line) {
+    throw new Error(`wrk printed no summary:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  }
+  const s = JSON.parse(line);
+  return {
+    rate: (s.requests - s.non2xx) / (s.duration_us / 1e6),
+    p50: s.p50_us / 1000,
+    p99: s.p99_us / 1000,
+    p999: s.p999_us / 1000,
+    failed: s.non2xx + s.socket_errors,
+  };
+}
+
+/** Open loop: sends at `rate` per second whatever the latency, so slow answers cannot hide. */
+async function fixedRate(url: string, rate: number): Promise<Run> {
+  const latencies: number[] = [];
+  let failed = 0;
+  const tickMs = 5;
+  const perTick = rate * tickMs / 1000;
+  const inFlight: Promise<void>[] = [];
+  const start = performance.now();
+  for (let tick = 0; tick * tickMs < SECONDS * 1000; tick++) {
+    const due = start + tick * tickMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    for (let i = 0; i < perTick; i++) {
+      inFlight.push(
+        fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: BODY })
+          .then(async (res) => {
+            await res.body?.cancel();
+            if (res.status === 202) latencies.push(performance.now() - due);
+            else failed++;
+          }, () => void failed++),
+      );
+    }
+  }
+  await Promise.all(inFlight);
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { rate: latencies.length / SECONDS, p50: at(0.5), p99: at(0.99), p999: at(0.999), failed };
+}
+
+async function repeat(fn: () => Promise<Run>): Promise<Run> {
+  const runs: Run[] = [];
+  for (let i = 0; i < REPEATS; i++) runs.push(await fn());
+  return medianRun(runs);
+}
+
+async function helloBaseline(): Promise<number> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", `${ROOT}bench/hello_server.ts`, String(port)],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  await reader.read();
+  try {
+    return (await repeat(() => wrk(`http://127.0.0.1:${port}/`, 64, false))).rate;
+  } finally {
+    server.kill();
+    await server.status;
+  }
+}
+
+async function kafkaBaseline(batchSize: number): Promise<number> {
+  const kafka = new Kafka({
+    clientId: "bench-raw",
+    brokers: KAFKA_BROKERS.split(","),
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  const topic = uniqueTopic("bench-raw");
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
+  });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const value = JSON.stringify({
+    event_id: crypto.randomUUID(),
+    data: CUSTOMER_IDENTIFIED_V1_EXAMPLE,
+  });
+  const rates: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    let sent = 0;
+    const start = performance.now();
+    while (performance.now() - start < SECONDS * 1000) {
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [{
+          topic,
+          messages: Array.from(
+            { length: batchSize },
+            (_, i) => ({ key: `cust${(sent + i) % 1000}`, value }),
+          ),
+        }],
+      });
+      sent += batchSize;
+    }
+    rates.push(sent / ((performance.now() - start) / 1000));
+  }
+  await producer.disconnect();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+  await admin.disconnect();
+  return median(rates);
+}
+
+async function gatewayRuns(env: Record<string, string>): Promise<Map<string, Run>> {
+  const gateway = await startGateway(env);
+  const url = `${gateway.url}/v1/identifications`;
+  const results = new Map<string, Run>();
+  try {
+    await wrk(url, 16, true); // warm-up: JIT, connections, topic metadata
+    for (const c of CONCURRENCY) results.set(`c=${c}`, await repeat(() => wrk(url, c, true)));
+    results.set(`${FIXED_RATE}/s`, await repeat(() => fixedRate(url, FIXED_RATE)));
+  } finally {
+    await gateway.stop();
+  }
+  return results;
+}
+
+const kafkaUp = await Deno.connect({
+  hostname: "127.0.0.1",
+  port: Number(KAFKA_BROKERS.split(",")[0].split(":")[1]),
+})
+  .then((c) => (c.close(), true), () => false);
+console.log(
+  `TasteSync publish benchmark: ${SECONDS}s x ${REPEATS} repeats (median), ${navigator.hardwareConcurrency} cores`,
+);
+const hello = await helloBaseline();
+console.log(`baseline  Deno.serve hello world, wrk c=64          ${fmt(hello)} req/s`);
+const raw = kafkaUp ? await kafkaBaseline(64) : NaN;
+console.log(
+  `baseline  kafkajs sendBatch x64, acks=all, idempotent  ${
+    kafkaUp ? fmt(raw) + " msg/s" : "skipped: no broker"
+  }`,
+);
+
+const dataDir = await Deno.makeTempDir({ prefix: "tastesync-bench-" });
+const backends: [string, Record<string, string>][] = [["embedded", {
+  TASTESYNC_DATA_DIR: dataDir,
+}]];
+if (kafkaUp) {
+  backends.push(["kafka", {
+    TASTESYNC_KAFKA_BROKERS: KAFKA_BROKERS,
+    TASTESYNC_KAFKA_TOPIC: uniqueTopic("bench"),
+  }]);
+}
+const all = new Map<string, Map<string, Run>>();
+console.log(
+  "\nbackend   load      events/s    p50 ms   p99 ms  p99.9 ms  failed  vs hello  vs raw kafka",
+);
+for (const [name, env] of backends) {
+  const runs = await gatewayRuns(env);
+  all.set(name, runs);
+  for (const [load, r] of runs) {
+    console.log(
+      `${name.padEnd(9)} ${load.padEnd(8)} ${fmt(r.rate).padStart(9)} ${
+        fmt(r.p50, 2).padStart(9)
+      } ${fmt(r.p99, 2).padStart(8)} ${fmt(r.p999, 2).padStart(9)} ${
+        String(r.failed).padStart(7)
+      } ${(r.rate / hello).toFixed(3).padStart(9)} ${
+        (name === "kafka" ? (r.rate / raw).toFixed(3) : "-").padStart(13)
+      }`,
+    );
+  }
+}
+await Deno.remove(dataDir, { recursive: true });
+
+const check = (label: string, ok: boolean | undefined, value: string) =>
+  console.log(`${ok === undefined ? "SKIP" : ok ? "PASS" : "MISS"}  ${label}: ${value}`);
+console.log("\ntargets");
+const k = all.get("kafka");
+check(
+  "kafka, acks=all, c=64 >= 10,000 events/s",
+  k && k.get("c=64")!.rate >= 10_000,
+  k ? fmt(k.get("c=64")!.rate) : "-",
+);
+check(
+  "kafka p99 <= 20 ms at 2,000 events/s",
+  k && k.get("2000/s")!.p99 <= 20,
+  k ? fmt(k.get("2000/s")!.p99, 2) + " ms" : "-",
+);
+const e = all.get("embedded")!;
+check(
+  "embedded >= 15,000 events/s (c=64)",
+  e.get("c=64")!.rate >= 15_000,
+  fmt(e.get("c=64")!.rate),
+);

@@ -1,0 +1,707 @@
+#!/usr/bin/env bash
+# Start/stop real Apache Kafka (KRaft, no ZooKeeper) and nats-server for local
+# development and tests. No Docker: Kafka's jars come from Maven Central (see
+# deploy/local/kafka/pom.xml), nats-server from Debian's apt.
+#
+# Usage: deploy/local/services.sh COMMAND [--kafka-brokers 1|3] [--node N]
+#
+#   install       fetch Kafka jars into .cache/kafka/libs and apt-install
+#                 nats-server if missing (idempotent, instant when done)
+#   start         install if needed, start Kafka + NATS, wait until ready
+#   stop          stop whatever this script started (Kafka + NATS)
+#   status        show what is up; exit 0 only if Kafka and NATS both answer
+#   start-kafka / stop-kafka / start-nats / stop-nats
+#                 one service only (used by fault tests). Restarting Kafka
+#                 reuses its data dir: storage is only formatted once.
+#                 With --node N only that node of a 3-broker cluster.
+#   env           print KAFKA_BOOTSTRAP_SERVERS=... and NATS_URL=... lines
+#   kafka-topics ARGS...   run Kafka's TopicCommand against the local cluster
+#   kafka-run CLASS ARGS...  run any class from the Kafka jars (CLI tools)
+#   clean         stop, then delete Kafka data, NATS store and logs (keeps jars)
+#
+# Kafka: one combined broker+controller on 127.0.0.1:9092 (controller 9093)
+# by default; with --kafka-brokers 3 (or KAFKA_BROKERS=3) three combined nodes
+# on 9092/9094/9096 (controllers 9093/9095/9097), replication factor 3.
+# NATS: 127.0.0.1:4222, monitoring on http://127.0.0.1:8222, JetStream on.
+# A service that already listens on its port but was not started by this
+# script is reused and never stopped.
+#
+# Environment: KAFKA_BROKERS (1|3), KAFKA_HEAP_OPTS (default -Xmx512m -Xms128m),
+# KAFKA_JVM_OPTS (extra broker JVM flags, default -XX:TieredStopAtLevel=1),
+# KAFKA_CDS (1|0: class-data-sharing archive for faster JVM start, default 1),
+# KAFKA_START_TIMEOUT (s, default 90), NATS_JETSTREAM (1|0, default 1),
+# STOP_TIMEOUT (s before SIGKILL, default 40), JAVA_HOME (Java >= 17).
+#
+# State lives in <repo>/.cache: kafka/libs (jars), kafka/data-* (log dirs),
+# kafka/*.log, kafka/*.pid, nats/{nats.log,nats.pid,jetstream}.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+CACHE="$ROOT/.cache"
+KAFKA_HOME="$CACHE/kafka"
+KAFKA_LIBS="$KAFKA_HOME/libs"
+KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
+KAFKA_LOG4J="$SCRIPT_DIR/kafka/log4j2.properties"
+KAFKA_TOOLS_LOG4J="$SCRIPT_DIR/kafka/log4j2-tools.properties"
+# Which cluster shape is running; lets start-kafka after stop-kafka bring back
+# the same shape without repeating --kafka-brokers. Removed by `stop`.
+KAFKA_MODE_FILE="$KAFKA_HOME/mode"
+NATS_HOME="$CACHE/nats"
+NATS_PORT=4222
+NATS_HTTP_PORT=8222
+
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m}"
+# C1 only (no C2): brokers reach "started" 2-3x faster on 2 shared cores and
+# burn less CPU JIT-compiling while tests run; a dev/test broker is I/O
+# bound anyway. KAFKA_JVM_OPTS="" (set but empty) restores full JIT.
+KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS--XX:TieredStopAtLevel=1}"
+KAFKA_CDS="${KAFKA_CDS:-1}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+NATS_START_TIMEOUT="${NATS_START_TIMEOUT:-20}"
+NATS_JETSTREAM="${NATS_JETSTREAM:-1}"
+STOP_TIMEOUT="${STOP_TIMEOUT:-40}"
+JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+
+say() { echo "services: $*"; }
+warn() { echo "services: $*" >&2; }
+die() { echo "services: ERROR: $*" >&2; exit 1; }
+
+now_ms() { date +%s%3N; }
+elapsed() { local ms=$(($(now_ms) - $1)); printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100)); }
+
+# True if something accepts TCP connections on 127.0.0.1:$1. Uses bash's
+# /dev/tcp so it needs neither nc nor ss; a refused loopback connect is instant.
+port_open() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Prints the pid recorded in pid file $1 if that process is still alive AND is
+# still the one we started (its command line contains $2), so a recycled pid
+# never makes us "reuse" or kill an unrelated process.
+live_pid() {
+  local pidfile=$1 marker=$2 pid
+  [[ -s $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r /proc/$pid/cmdline ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker" || return 1
+  fi
+  echo "$pid"
+}
+
+# Runs "$@" detached: own session (so Ctrl-C / SIGHUP to the caller's process
+# group doesn't reach it), stdin from /dev/null and stdout/stderr into $2 so
+# callers that capture our output (e.g. Deno.Command with piped stdout) are
+# not kept waiting for EOF by the daemon. fd 9 (our flock) is closed so the
+# daemon does not hold the lock forever. The pid file is written by the
+# process itself right before exec, so it is the daemon's real pid even if
+# setsid had to fork.
+spawn() {
+  local pidfile=$1 logfile=$2 what=${3##*/}
+  shift 2
+  rm -f "$pidfile"
+  # shellcheck disable=SC2016 # $$ and $@ belong to the inner bash
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 9>&- &
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -s $pidfile ]] && return 0
+    sleep 0.1
+  done
+  die "could not start $what (no pid file $pidfile)"
+}
+
+# Keep the previous run's log next to the new one: fault tests restart
+# services and the log of the run before is what one wants to read then.
+rotate_log() { [[ -f $1 ]] && mv -f "$1" "$1.prev"; : >"$1"; }
+
+# Sends SIGTERM to all given pids at once, waits for them to exit, SIGKILLs
+# stragglers after STOP_TIMEOUT. All at once matters for a 3-node KRaft
+# cluster: each node first does a controlled broker shutdown that needs the
+# controller quorum, so stopping them one by one would leave the last node
+# waiting for a quorum that is already gone. Even so, stopping a whole
+# 3-node cluster takes ~7 s: the Raft leader waits a fixed 5 s to hand over
+# leadership to a successor that is shutting down too.
+KILLED=0
+terminate() {
+  local pids=("$@") pid deadline alive
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  deadline=$(($(date +%s) + STOP_TIMEOUT))
+  while :; do
+    alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    ((${#alive[@]} == 0)) && return 0
+    if (($(date +%s) >= deadline)); then
+      warn "pid(s) ${alive[*]} still running after ${STOP_TIMEOUT}s, sending SIGKILL"
+      kill -KILL "${alive[@]}" 2>/dev/null || true
+      KILLED=1
+      sleep 0.5
+      return 0
+    fi
+    sleep 0.1
+  done
+}
+
+wait_ports_free() {
+  local port i
+  for port in "$@"; do
+    for ((i = 0; i < 100; i++)); do
+      port_open "$port" || continue 2
+      sleep 0.1
+    done
+    die "port $port is still in use after stopping"
+  done
+}
+
+with_lock() {
+  # Tests may call start/stop concurrently (parallel test files): serialize.
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/services.lock"
+  flock -w 600 9 || die "timed out waiting for $CACHE/services.lock"
+}
+
+# ---------------------------------------------------------------- install
+
+install_kafka() {
+  # The stamp is the pom's hash, so editing the pom (e.g. a version bump)
+  # re-resolves, and an interrupted download (no stamp) is retried.
+  local want stamp="$KAFKA_LIBS/.pom.sha256" tmp
+  want=$(sha256sum "$KAFKA_POM" | cut -c1-64)
+  [[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+  command -v mvn >/dev/null || die "mvn (Maven) is required to fetch Kafka: apt-get install -y maven"
+  say "kafka: resolving jars from Maven Central into ${KAFKA_LIBS#"$ROOT"/} ..."
+  tmp="$KAFKA_HOME/libs.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$KAFKA_HOME"
+  # Output goes to a file (shown on failure): even with -q, Maven 3.8 emits
+  # stray ANSI escapes that would end up in test logs.
+  if ! mvn -q -B -Dstyle.color=never -f "$KAFKA_POM" dependency:copy-dependencies \
+    -DoutputDirectory="$tmp" -DincludeScope=runtime >"$KAFKA_HOME/mvn.log" 2>&1 9>&-; then
+    tail -n 40 "$KAFKA_HOME/mvn.log" >&2
+    rm -rf "$tmp"
+    die "mvn failed to resolve Kafka jars (full output: ${KAFKA_HOME#"$ROOT"/}/mvn.log)"
+  fi
+  rm -rf "$KAFKA_LIBS"
+  mv "$tmp" "$KAFKA_LIBS"
+  echo "$want" >"$stamp"
+  say "kafka: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars installed"
+}
+
+# Debian installs it to /usr/sbin, which is not on a normal user's PATH.
+find_nats() {
+  command -v nats-server 2>/dev/null && return 0
+  local p
+  for p in /usr/sbin/nats-server /usr/local/bin/nats-server /usr/local/sbin/nats-server; do
+    [[ -x $p ]] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+install_nats() {
+  find_nats >/dev/null && return 0
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || die "nats-server not found; install it (apt-get install nats-server) or run as root"
+    sudo=(sudo -n)
+  fi
+  say "nats: installing nats-server with apt-get ..."
+  # Note: on a host running systemd the Debian package also enables and starts
+  # a nats-server service on 127.0.0.1:4222; `start` then simply reuses it.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq 9>&- ||
+    die "apt-get update failed"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nats-server 9>&- ||
+    die "apt-get install nats-server failed"
+  find_nats >/dev/null || die "nats-server still not found after apt-get install"
+}
+
+check_java() {
+  command -v "$JAVA" >/dev/null || die "java not found (Kafka 4.x needs Java >= 17; set JAVA_HOME)"
+  local v
+  v=$("$JAVA" -version 2>&1 | sed -nE '1s/.*version "([0-9]+).*/\1/p')
+  [[ -n $v && $v -ge 17 ]] || die "Kafka 4.x needs Java >= 17, '$JAVA' is version '${v:-unknown}' (set JAVA_HOME)"
+}
+
+kafka_java() {
+  # Java expands the classpath wildcard itself; it must reach it unexpanded.
+  "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" "$@"
+}
+
+# ---------------------------------------------------------------- kafka
+
+# Layout of node $2 (1-based) in a cluster of $1 nodes. Single and 3-node
+# mode use different data dirs: a KRaft log dir is bound to its cluster id
+# and quorum, so the two shapes can't share one.
+kafka_node() {
+  local brokers=$1 n=$2 tag
+  if ((brokers == 1)); then tag=single; else tag=cluster-n$n; fi
+  NODE_PORT=$((9092 + 2 * (n - 1)))
+  NODE_CTRL_PORT=$((NODE_PORT + 1))
+  NODE_DATA="$KAFKA_HOME/data-$tag"
+  NODE_CONF="$KAFKA_HOME/config/$tag.properties"
+  NODE_LOG="$KAFKA_HOME/$tag.log"
+  NODE_PID="$KAFKA_HOME/$tag.pid"
+}
+
+kafka_bootstrap() {
+  local brokers=$1 n out=()
+  for ((n = 1; n <= brokers; n++)); do out+=("127.0.0.1:$((9092 + 2 * (n - 1)))"); done
+  local IFS=,
+  echo "${out[*]}"
+}
+
+# Which shape to use: --kafka-brokers / KAFKA_BROKERS, else the shape that was
+# last started (so stop-kafka + start-kafka restore a 3-node cluster), else 1.
+kafka_brokers() {
+  local b=${OPT_BROKERS:-${KAFKA_BROKERS:-}}
+  if [[ -z $b && -s $KAFKA_MODE_FILE ]]; then b=$(<"$KAFKA_MODE_FILE"); fi
+  b=${b:-1}
+  [[ $b == 1 || $b == 3 ]] || die "--kafka-brokers/KAFKA_BROKERS must be 1 or 3 (got '$b')"
+  echo "$b"
+}
+
+# All Kafka nodes this script started and that are still alive, any shape.
+our_kafka_pids() {
+  local f pid
+  for f in "$KAFKA_HOME"/*.pid; do
+    [[ -e $f ]] || continue
+    pid=$(live_pid "$f" "$KAFKA_HOME/config/") && echo "$pid"
+  done
+  return 0
+}
+
+write_kafka_config() {
+  local brokers=$1 n=$2 voters="" i rf min_isr
+  for ((i = 1; i <= brokers; i++)); do
+    voters+="${voters:+,}$i@127.0.0.1:$((9093 + 2 * (i - 1)))"
+  done
+  if ((brokers >= 3)); then rf=3 min_isr=2; else rf=1 min_isr=1; fi
+  kafka_node "$brokers" "$n"
+  mkdir -p "$(dirname "$NODE_CONF")"
+  # Regenerated on every start (deterministic), so edits here apply to
+  # existing data dirs too. Static controller.quorum.voters rather than the
+  # 4.x dynamic quorum: same shape every time, and formatting then needs no
+  # --standalone/--initial-controllers coordination between nodes.
+  cat >"$NODE_CONF" <<EOF
+# Generated by deploy/local/services.sh - do not edit, edit the script.
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$NODE_PORT,CONTROLLER://127.0.0.1:$NODE_CTRL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$NODE_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$NODE_DATA
+
+num.partitions=3
+default.replication.factor=$rf
+min.insync.replicas=$min_isr
+auto.create.topics.enable=false
+delete.topic.enable=true
+
+# Internal topics: replicated like user topics, and fewer partitions than the
+# default 50 so the first consumer group / transaction / share group doesn't
+# spend seconds creating them.
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$min_isr
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$min_isr
+share.coordinator.state.topic.num.partitions=10
+
+# Tests: no 3 s wait before the first consumer group rebalance.
+group.initial.rebalance.delay.ms=0
+
+# 2 shared cores: fewer threads than the production defaults (3 and 8).
+num.network.threads=2
+num.io.threads=4
+background.threads=4
+log.cleaner.threads=1
+EOF
+}
+
+format_kafka_storage() {
+  # Only nodes without meta.properties are formatted; an existing data dir is
+  # never touched, which is what lets stop-kafka/start-kafka keep topics.
+  local brokers=$1 n cluster_id="" todo=() pids=() pid
+  for ((n = 1; n <= brokers; n++)); do
+    kafka_node "$brokers" "$n"
+    if [[ -f $NODE_DATA/meta.properties ]]; then
+      [[ -n $cluster_id ]] || cluster_id=$(sed -n 's/^cluster\.id=//p' "$NODE_DATA/meta.properties")
+    else
+      todo+=("$n")
+    fi
+  done
+  ((${#todo[@]} > 0)) || return 0
+  if [[ -z $cluster_id ]]; then
+    # Same format as `kafka-storage random-uuid` (URL-safe base64 of 16
+    # random bytes, no padding, must not start with '-'), without a JVM.
+    while [[ -z $cluster_id || $cluster_id == -* ]]; do
+      cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    done
+  fi
+  # In 4.x the storage tool still lives in the core (Scala) jar as
+  # kafka.tools.StorageTool, not in kafka-tools.
+  for n in "${todo[@]}"; do
+    kafka_node "$brokers" "$n"
+    kafka_java kafka.tools.StorageTool format --cluster-id "$cluster_id" \
+      --config "$NODE_CONF" >"$KAFKA_HOME/format-$n.out" 2>&1 9>&- &
+    pids+=($!)
+  done
+  local i=0
+  for pid in "${pids[@]}"; do
+    n=${todo[$i]}
+    i=$((i + 1))
+    if ! wait "$pid"; then
+      cat "$KAFKA_HOME/format-$n.out" >&2
+      die "formatting Kafka storage for node $n failed"
+    fi
+    rm -f "$KAFKA_HOME/format-$n.out"
+  done
+  say "kafka: formatted storage for node(s) ${todo[*]} (cluster id $cluster_id)"
+}
+
+start_kafka() {
+  local brokers only=${OPT_NODE:-} n pid t0 started=() ours=() f
+  brokers=$(kafka_brokers)
+  t0=$(now_ms)
+
+  # Something already on 9092 that isn't ours: reuse it, whatever it is.
+  kafka_node "$brokers" 1
+  if port_open "$NODE_PORT" && ! live_pid "$NODE_PID" "$NODE_CONF" >/dev/null; then
+    if [[ -z $(our_kafka_pids) ]]; then
+      say "kafka: reusing broker already listening on 127.0.0.1:$NODE_PORT (not started by services.sh; will not stop it)"
+      return 0
+    fi
+  fi
+  # Refuse to mix shapes: a node of the other shape would hold our ports.
+  for f in "$KAFKA_HOME"/*.pid; do
+    [[ -e $f ]] || continue
+    local tag=${f##*/}
+    tag=${tag%.pid}
+    if live_pid "$f" "$KAFKA_HOME/config/" >/dev/null; then
+      if { ((brokers == 1)) && [[ $tag != single ]]; } || { ((brokers == 3)) && [[ $tag == single ]]; }; then
+        die "Kafka is running in the other shape ($tag); run '$0 stop-kafka' first"
+      fi
+    fi
+  done
+
+  install_kafka
+  check_java
+  mkdir -p "$KAFKA_HOME"
+  if [[ -n $only ]]; then
+    ((only >= 1 && only <= brokers)) || die "--node must be between 1 and $brokers"
+  fi
+  # All nodes' configs, even with --node: formatting below may need them.
+  for ((n = 1; n <= brokers; n++)); do write_kafka_config "$brokers" "$n"; done
+  format_kafka_storage "$brokers"
+  echo "$brokers" >"$KAFKA_MODE_FILE"
+
+  # Class-data sharing (AppCDS) roughly halves the JVM's start-up (class
+  # loading of ~50 jars dominates it, worse with 3 JVMs on 2 cores). Java 17
+  # can only write a dynamic archive when a JVM exits, so the first broker
+  # started without an archive writes kafka.jsa.new when it is stopped, and
+  # the next start, once none of our brokers runs, promotes it. It lives in
+  # libs/, so re-resolving the jars drops it; a JDK change just makes the JVM
+  # ignore it. A half-written archive (JVM killed while dumping) is deleted
+  # by stop, and an invalid one is ignored by the JVM.
+  local cds=() jsa="$KAFKA_LIBS/kafka.jsa" idle=0
+  [[ -z $(our_kafka_pids) ]] && idle=1
+  if [[ $KAFKA_CDS == 1 ]]; then
+    if ((idle)) && [[ -f $jsa.new ]]; then
+      if (($(stat -c %s "$jsa.new") > 1000000)); then mv -f "$jsa.new" "$jsa"; else rm -f "$jsa.new"; fi
+    fi
+    if [[ -f $jsa ]]; then
+      cds=("-XX:SharedArchiveFile=$jsa")
+    elif ((idle)); then
+      cds=("-XX:ArchiveClassesAtExit=$jsa.new")
+    fi
+  fi
+
+  # Start all missing nodes before waiting for any: in 3-node mode no node
+  # can finish starting until a controller majority is up.
+  for ((n = 1; n <= brokers; n++)); do
+    [[ -n $only && $n != "$only" ]] && continue
+    kafka_node "$brokers" "$n"
+    if pid=$(live_pid "$NODE_PID" "$NODE_CONF"); then
+      ours+=("$n")
+      continue
+    fi
+    port_open "$NODE_PORT" && die "port $NODE_PORT is in use by another process; cannot start Kafka node $n"
+    port_open "$NODE_CTRL_PORT" && die "port $NODE_CTRL_PORT is in use by another process; cannot start Kafka node $n"
+    rotate_log "$NODE_LOG"
+    # SerialGC: a 512 MB heap needs no G1, and with up to 3 JVMs on 2 cores
+    # fewer GC threads is better. ExitOnOutOfMemoryError: die loudly rather
+    # than limp along and make tests time out.
+    # shellcheck disable=SC2086 # both are lists of JVM flags
+    spawn "$NODE_PID" "$NODE_LOG" "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS \
+      -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+      "${cds[@]}" -Xlog:cds*=error \
+      -Dlog4j2.configurationFile="$KAFKA_LOG4J" -Dkafka.logs.dir="$KAFKA_HOME" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$NODE_CONF"
+    started+=("$n")
+    # Only one JVM may write the archive.
+    if [[ ${cds[0]:-} == -XX:ArchiveClassesAtExit=* ]]; then cds=(); fi
+  done
+
+  # Ready = the node logged "Kafka Server started" (KafkaRaftServer logs it
+  # only after the broker caught up with the metadata log and was unfenced,
+  # i.e. it serves metadata and produce requests) and its port accepts.
+  local deadline=$(($(date +%s) + KAFKA_START_TIMEOUT))
+  for n in "${started[@]}"; do
+    kafka_node "$brokers" "$n"
+    while :; do
+      if grep -q 'Kafka Server started' "$NODE_LOG" 2>/dev/null && port_open "$NODE_PORT"; then
+        break
+      fi
+      if ! live_pid "$NODE_PID" "$NODE_CONF" >/dev/null; then
+        warn "kafka node $n exited during start-up; last lines of ${NODE_LOG#"$ROOT"/}:"
+        tail -n 40 "$NODE_LOG" >&2
+        abort_kafka_start "$brokers" "${started[@]}"
+        die "Kafka node $n failed to start"
+      fi
+      if (($(date +%s) >= deadline)); then
+        warn "kafka node $n not ready after ${KAFKA_START_TIMEOUT}s; last lines of ${NODE_LOG#"$ROOT"/}:"
+        tail -n 40 "$NODE_LOG" >&2
+        abort_kafka_start "$brokers" "${started[@]}"
+        die "Kafka node $n did not become ready"
+      fi
+      sleep 0.2
+    done
+  done
+
+  local bs
+  bs=$(kafka_bootstrap "$brokers")
+  if ((${#started[@]} > 0)); then
+    say "kafka: started node(s) ${started[*]} of $brokers (bootstrap $bs) in $(elapsed "$t0")"
+  fi
+  if ((${#ours[@]} > 0)); then
+    say "kafka: node(s) ${ours[*]} already running (started earlier by services.sh)"
+  fi
+}
+
+# A failed start stops the nodes it just launched (not ones that were already
+# running), so a red CI run or test setup leaves no half-started cluster
+# behind; their logs stay in place for inspection.
+abort_kafka_start() {
+  local brokers=$1 n pid pids=()
+  shift
+  for n in "$@"; do
+    kafka_node "$brokers" "$n"
+    if pid=$(live_pid "$NODE_PID" "$NODE_CONF"); then pids+=("$pid"); fi
+    rm -f "$NODE_PID"
+  done
+  if ((${#pids[@]} > 0)); then
+    STOP_TIMEOUT=10 terminate "${pids[@]}"
+    rm -f "$KAFKA_LIBS/kafka.jsa.new"
+  fi
+  # Nothing of ours left: forget the shape, so a plain `start` is 1 broker.
+  [[ -n $(our_kafka_pids) ]] || rm -f "$KAFKA_MODE_FILE"
+  return 0
+}
+
+stop_kafka() {
+  local only=${OPT_NODE:-} pids=() ports=() f pid tag n brokers
+  if [[ -n $only ]]; then
+    brokers=$(kafka_brokers)
+    kafka_node "$brokers" "$only"
+    if pid=$(live_pid "$NODE_PID" "$NODE_CONF"); then
+      terminate "$pid"
+      ((KILLED)) && rm -f "$KAFKA_LIBS/kafka.jsa.new"
+      wait_ports_free "$NODE_PORT" "$NODE_CTRL_PORT"
+      rm -f "$NODE_PID"
+      say "kafka: stopped node $only (127.0.0.1:$NODE_PORT)"
+    else
+      rm -f "$NODE_PID"
+      say "kafka: node $only was not running (or not started by services.sh)"
+    fi
+    return 0
+  fi
+  for f in "$KAFKA_HOME"/*.pid; do
+    [[ -e $f ]] || continue
+    if pid=$(live_pid "$f" "$KAFKA_HOME/config/"); then
+      pids+=("$pid")
+      tag=${f##*/}
+      tag=${tag%.pid}
+      # Recover the node's ports from its config for the "ports free" check.
+      local p2=()
+      read -r -a p2 < <(sed -nE 's#^listeners=.*:([0-9]+),.*:([0-9]+)$#\1 \2#p' "$KAFKA_HOME/config/$tag.properties") || true
+      ports+=("${p2[@]}")
+    else
+      rm -f "$f"
+    fi
+  done
+  if ((${#pids[@]} == 0)); then
+    if port_open 9092; then
+      say "kafka: 127.0.0.1:9092 is served by a broker not started by services.sh; leaving it alone"
+    else
+      say "kafka: not running"
+    fi
+    return 0
+  fi
+  terminate "${pids[@]}"
+  # A JVM killed while writing its class-data archive leaves a broken file.
+  ((KILLED)) && rm -f "$KAFKA_LIBS/kafka.jsa.new"
+  wait_ports_free "${ports[@]}"
+  rm -f "$KAFKA_HOME"/*.pid
+  say "kafka: stopped ${#pids[@]} node(s)"
+}
+
+# ---------------------------------------------------------------- nats
+
+start_nats() {
+  local pid t0 nats
+  t0=$(now_ms)
+  if pid=$(live_pid "$NATS_HOME/nats.pid" nats-server); then
+    say "nats: already running (started earlier by services.sh, pid $pid)"
+    return 0
+  fi
+  if port_open "$NATS_PORT"; then
+    say "nats: reusing server already listening on 127.0.0.1:$NATS_PORT (not started by services.sh; will not stop it)"
+    return 0
+  fi
+  install_nats
+  nats=$(find_nats)
+  mkdir -p "$NATS_HOME"
+  local args=(-a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_HTTP_PORT")
+  if [[ $NATS_JETSTREAM == 1 ]]; then
+    args+=(-js -sd "$NATS_HOME/jetstream")
+  fi
+  rotate_log "$NATS_HOME/nats.log"
+  spawn "$NATS_HOME/nats.pid" "$NATS_HOME/nats.log" "$nats" "${args[@]}"
+  local deadline=$(($(date +%s) + NATS_START_TIMEOUT))
+  # nats-server opens the client port only after JetStream is up; /healthz
+  # additionally confirms JetStream is healthy.
+  while :; do
+    if port_open "$NATS_PORT"; then
+      if ! command -v curl >/dev/null ||
+        curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$NATS_HTTP_PORT/healthz"; then
+        break
+      fi
+    fi
+    if ! live_pid "$NATS_HOME/nats.pid" nats-server >/dev/null; then
+      warn "nats-server exited during start-up; last lines of ${NATS_HOME#"$ROOT"/}/nats.log:"
+      tail -n 30 "$NATS_HOME/nats.log" >&2
+      die "nats-server failed to start"
+    fi
+    if (($(date +%s) >= deadline)); then
+      tail -n 30 "$NATS_HOME/nats.log" >&2
+      die "nats-server not ready after ${NATS_START_TIMEOUT}s"
+    fi
+    sleep 0.1
+  done
+  say "nats: started nats://127.0.0.1:$NATS_PORT (monitoring http://127.0.0.1:$NATS_HTTP_PORT$([[ $NATS_JETSTREAM == 1 ]] && echo ', JetStream')) in $(elapsed "$t0")"
+}
+
+stop_nats() {
+  local pid
+  if pid=$(live_pid "$NATS_HOME/nats.pid" nats-server); then
+    terminate "$pid"
+    wait_ports_free "$NATS_PORT" "$NATS_HTTP_PORT"
+    rm -f "$NATS_HOME/nats.pid"
+    say "nats: stopped"
+  else
+    rm -f "$NATS_HOME/nats.pid"
+    if port_open "$NATS_PORT"; then
+      say "nats: 127.0.0.1:$NATS_PORT is served by a server not started by services.sh; leaving it alone"
+    else
+      say "nats: not running"
+    fi
+  fi
+}
+
+# ---------------------------------------------------------------- status
+
+status() {
+  local brokers n pid ok=0 any
+  brokers=$(kafka_brokers)
+  for ((n = 1; n <= brokers; n++)); do
+    kafka_node "$brokers" "$n"
+    if pid=$(live_pid "$NODE_PID" "$NODE_CONF"); then
+      if port_open "$NODE_PORT"; then any=up; else any="starting (port closed)"; ok=1; fi
+      say "kafka node $n 127.0.0.1:$NODE_PORT: $any, started by services.sh (pid $pid)"
+    elif port_open "$NODE_PORT"; then
+      say "kafka node $n 127.0.0.1:$NODE_PORT: up, not started by services.sh"
+    else
+      say "kafka node $n 127.0.0.1:$NODE_PORT: down"
+      ok=1
+    fi
+  done
+  if pid=$(live_pid "$NATS_HOME/nats.pid" nats-server); then
+    say "nats 127.0.0.1:$NATS_PORT: up, started by services.sh (pid $pid)"
+  elif port_open "$NATS_PORT"; then
+    say "nats 127.0.0.1:$NATS_PORT: up, not started by services.sh"
+  else
+    say "nats 127.0.0.1:$NATS_PORT: down"
+    ok=1
+  fi
+  return "$ok"
+}
+
+clean() {
+  stop_kafka
+  stop_nats
+  rm -f "$KAFKA_MODE_FILE"
+  rm -rf "$KAFKA_HOME"/data-* "$KAFKA_HOME"/config "$KAFKA_HOME"/*.log "$KAFKA_HOME"/*.log.prev \
+    "$NATS_HOME"
+  say "removed Kafka data, NATS store and logs"
+}
+
+# ---------------------------------------------------------------- main
+
+OPT_BROKERS="" OPT_NODE="" CMD="" ARGS=()
+while (($# > 0)); do
+  case $1 in
+    --kafka-brokers) OPT_BROKERS=${2:?--kafka-brokers needs a value}; shift 2 ;;
+    --kafka-brokers=*) OPT_BROKERS=${1#*=}; shift ;;
+    --node) OPT_NODE=${2:?--node needs a value}; shift 2 ;;
+    --node=*) OPT_NODE=${1#*=}; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *)
+      if [[ -z $CMD ]]; then CMD=$1; shift
+      else
+        # kafka-topics / kafka-run take the rest verbatim.
+        ARGS+=("$@"); break
+      fi
+      ;;
+  esac
+done
+[[ -z $OPT_NODE || $OPT_NODE =~ ^[1-9]$ ]] || die "--node must be a node number (1..3)"
+
+case ${CMD:-} in
+  install) with_lock; install_kafka; install_nats; check_java; say "install: done" ;;
+  start)
+    with_lock
+    t_all=$(now_ms)
+    install_kafka
+    install_nats
+    # NATS first: it is up in well under a second, Kafka takes a few.
+    start_nats
+    start_kafka
+    say "ready in $(elapsed "$t_all"): KAFKA_BOOTSTRAP_SERVERS=$(kafka_bootstrap "$(kafka_brokers)") NATS_URL=nats://127.0.0.1:$NATS_PORT"
+    ;;
+  stop) with_lock; stop_kafka; stop_nats; rm -f "$KAFKA_MODE_FILE" ;;
+  start-kafka) with_lock; start_kafka ;;
+  stop-kafka) with_lock; stop_kafka ;;
+  start-nats) with_lock; start_nats ;;
+  stop-nats) with_lock; stop_nats ;;
+  status) status ;;
+  env)
+    echo "KAFKA_BOOTSTRAP_SERVERS=$(kafka_bootstrap "$(kafka_brokers)")"
+    echo "NATS_URL=nats://127.0.0.1:$NATS_PORT"
+    ;;
+  kafka-topics)
+    [[ -f $KAFKA_LIBS/.pom.sha256 ]] || die "Kafka is not installed: run '$0 install'"
+    kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_bootstrap "$(kafka_brokers)")" "${ARGS[@]}"
+    ;;
+  kafka-run)
+    [[ -f $KAFKA_LIBS/.pom.sha256 ]] || die "Kafka is not installed: run '$0 install'"
+    ((${#ARGS[@]} > 0)) || die "usage: $0 kafka-run CLASS [ARGS...]"
+    kafka_java "${ARGS[@]}"
+    ;;
+  clean) with_lock; clean ;;
+  "") die "no command given (try --help)" ;;
+  *) die "unknown command '$CMD' (try --help)" ;;
+esac
