@@ -122,7 +122,6 @@ Deno.test("kafka: each bad-input class gets its problem and writes nothing", asy
       headers: { "content-type": "application/json" },
       body: ReadableStream.from([new TextEncoder().encode(`{"location":"${"y".repeat(8192)}"}`)]),
     });
-    assert.equal(chunked.headers.get("content-length"), null);
     await assertProblem(chunked, 413);
     await assertProblem(
       await gateway.post("/v1/identifications", "customer_id=1", {
