@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { Hono } from "hono";
 import type { LiveBus } from "../bus/live_bus.ts";
 import { EventIdConflictError, EventLogUnavailableError } from "../errors.ts";
 import type { EventRegistry } from "../events/registry.ts";
@@ -15,6 +14,7 @@ import type { EventLog } from "../log/event_log.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import { inSpan, inSpanSync, withRemoteContext } from "../telemetry/tracing.ts";
+import { readJsonBody } from "./json_body.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import { type Problem, problem, problemResponse } from "./problem.ts";
 
@@ -63,36 +63,6 @@ export function createApp(deps: AppDeps): Hono {
       }));
   });
 
-  const acceptJson = (limit: number) =>
-    [
-      async (c: Context, next: () => Promise<void>) => {
-        const type = c.req.header("content-type")?.split(";")[0].trim().toLowerCase();
-        if (type !== "application/json" && !type?.endsWith("+json")) {
-          return problemResponse(
-            problem("unsupported-media-type", "Send the body as application/json"),
-          );
-        }
-        await next();
-      },
-      bodyLimit({
-        maxSize: limit,
-        onError: () =>
-          problemResponse(problem("body-too-large", `The body must be at most ${limit} bytes`)),
-      }),
-    ] as const;
-
-  const readJson = async (
-    c: Context,
-  ): Promise<{ ok: true; body: unknown } | { ok: false; res: Response }> => {
-    const text = await c.req.text();
-    try {
-      return { ok: true, body: JSON.parse(text) };
-    } catch (error) {
-      const detail = error instanceof SyntaxError ? error.message : "The body is not JSON";
-      return { ok: false, res: problemResponse(problem("malformed-json", detail)) };
-    }
-  };
-
   const publishValidated = async (validated: Validated): Promise<Outcome> => {
     if (!validated.ok) {
       return {
@@ -123,9 +93,9 @@ export function createApp(deps: AppDeps): Hono {
     return problemResponse(outcome.body as Problem, headers);
   };
 
-  app.post("/v1/identifications", ...acceptJson(deps.bodyLimitBytes), async (c) => {
-    const read = await readJson(c);
-    if (!read.ok) return read.res;
+  app.post("/v1/identifications", async (c) => {
+    const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
+    if (!read.ok) return read.response;
     const validated = inSpanSync(
       "validate",
       () => validateIdentification(registry, read.body, c.req.header("idempotency-key")),
@@ -133,17 +103,17 @@ export function createApp(deps: AppDeps): Hono {
     return respond(await publishValidated(validated));
   });
 
-  app.post("/v1/events", ...acceptJson(deps.bodyLimitBytes), async (c) => {
-    const read = await readJson(c);
-    if (!read.ok) return read.res;
+  app.post("/v1/events", async (c) => {
+    const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
+    if (!read.ok) return read.response;
     return respond(
       await publishValidated(inSpanSync("validate", () => validateEnvelope(registry, read.body))),
     );
   });
 
-  app.post("/v1/events/batch", ...acceptJson(deps.batchBodyLimitBytes), async (c) => {
-    const read = await readJson(c);
-    if (!read.ok) return read.res;
+  app.post("/v1/events/batch", async (c) => {
+    const read = await readJsonBody(c.req.raw, deps.batchBodyLimitBytes);
+    if (!read.ok) return read.response;
     const body = read.body as { events?: unknown };
     const events = body?.events;
     if (!Array.isArray(events) || events.length === 0 || events.length > MAX_BATCH_EVENTS) {
