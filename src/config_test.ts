@@ -40,3 +40,17 @@ Deno.test("parseConfig names the invalid key and its variable", () => {
   );
   assert.throws(() => parseConfig("- a\n", {}), ConfigError);
 });
+
+Deno.test("the example configs in deploy/ are valid", async () => {
+  const local = parseConfig(
+    await Deno.readTextFile(new URL("../deploy/config.example.yaml", import.meta.url)),
+    {},
+  );
+  assert.deepEqual(kafkaBrokers(local), ["127.0.0.1:9092"]);
+  const production = parseConfig(
+    await Deno.readTextFile(new URL("../deploy/config.production.yaml", import.meta.url)),
+    {},
+  );
+  assert.equal(production.kafka.replication_factor, 3);
+  assert.equal(kafkaBrokers(production).length, 3);
+});
