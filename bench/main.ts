@@ -64,7 +64,7 @@ async function wrk(url: string, connections: number, post: boolean): Promise<Run
 async function fixedRate(url: string, rate: number): Promise<Run> {
   const latencies: number[] = [];
   let failed = 0;
-  const tickMs = 5;
+  const tickMs = 1;
   const perTick = rate * tickMs / 1000;
   const inFlight: Promise<void>[] = [];
   const start = performance.now();

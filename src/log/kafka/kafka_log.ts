@@ -14,6 +14,7 @@ import {
   logLevel,
   type Producer,
 } from "kafkajs";
+import "./kafkajs_patch.ts";
 import { EventLogUnavailableError } from "../../errors.ts";
 import type { Logger } from "../../telemetry/logger.ts";
 import { DedupWindow } from "../dedup_window.ts";
