@@ -36,7 +36,9 @@ const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   logger.log("info", "Shutting down", { signal });
-  // Finish the requests in flight (each waits for its durable ack), then flush and close.
+  // Close subscriptions (they would hold the server open), finish the requests in flight
+  // (each waits for its durable ack), then flush and close.
+  gateway.subscriptions.closeAll();
   await server.shutdown();
   await gateway.close();
   logger.log("info", "Stopped");

@@ -91,6 +91,14 @@ export const ConfigSchema = z.object({
   dedup: z.object({
     window: Duration.prefault(DEFAULT_DEDUP_WINDOW),
   }).strict().prefault({}),
+  subscriptions: z.object({
+    ack_timeout: Duration.prefault("30s"),
+    max_queue_events: PositiveInt.default(1000),
+    max_queue_bytes: PositiveInt.default(1024 * 1024),
+    max_frame_bytes: PositiveInt.default(4096),
+    heartbeat: Duration.prefault("15s"),
+    sse_retry: Duration.prefault("2s"),
+  }).strict().prefault({}),
   log: z.object({
     level: z.enum(LOG_LEVELS).default("info"),
   }).strict().prefault({}),
@@ -118,6 +126,10 @@ export const ENV_KEYS: Readonly<Record<string, readonly [string, string]>> = {
   TASTESYNC_DATA_DIR: ["embedded", "data_dir"],
   TASTESYNC_EMBEDDED_SYNC: ["embedded", "sync"],
   TASTESYNC_DEDUP_WINDOW: ["dedup", "window"],
+  TASTESYNC_SUBSCRIPTIONS_ACK_TIMEOUT: ["subscriptions", "ack_timeout"],
+  TASTESYNC_SUBSCRIPTIONS_MAX_QUEUE_EVENTS: ["subscriptions", "max_queue_events"],
+  TASTESYNC_SUBSCRIPTIONS_MAX_QUEUE_BYTES: ["subscriptions", "max_queue_bytes"],
+  TASTESYNC_SUBSCRIPTIONS_HEARTBEAT: ["subscriptions", "heartbeat"],
   TASTESYNC_LOG_LEVEL: ["log", "level"],
 };
 

@@ -13,7 +13,9 @@ import { createApp } from "./http/app.ts";
 import { EmbeddedLog } from "./log/embedded/embedded_log.ts";
 import type { EventLog } from "./log/event_log.ts";
 import { KafkaLog } from "./log/kafka/kafka_log.ts";
+import { subscriptionRoutes } from "./http/subscribe.ts";
 import { Publisher } from "./publish/publisher.ts";
+import { Subscriptions } from "./subscribe/subscriptions.ts";
 import type { Logger } from "./telemetry/logger.ts";
 
 /** A built gateway. */
@@ -24,6 +26,10 @@ export interface Gateway {
   log: EventLog;
   /** The live bus in use. */
   bus: LiveBus;
+  /** Subscriptions of this process. */
+  subscriptions: Subscriptions;
+  /** Slow consumers disconnected so far, by transport. */
+  slowConsumers: { websocket: number; sse: number };
   /** Flushes in-flight appends, then disconnects the log and the bus. */
   close(): Promise<void>;
 }
@@ -80,10 +86,39 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     bodyLimitBytes: config.http.body_limit_bytes,
     batchBodyLimitBytes: config.http.batch_body_limit_bytes,
   });
+  const s = config.subscriptions;
+  const subscriptions = new Subscriptions(log, bus, {
+    liveTopic: config.kafka.topic,
+    subjectPrefix: config.nats.subject_prefix,
+    group: {
+      ackTimeoutMs: s.ack_timeout,
+      maxInFlight: s.max_queue_events,
+      dedupWindowMs: config.dedup.window,
+    },
+  }, logger);
+  const slowConsumers = { websocket: 0, sse: 0 };
+  subscriptionRoutes(app, {
+    subscriptions,
+    defaultTopic: config.kafka.topic,
+    limits: {
+      maxQueueEvents: s.max_queue_events,
+      maxQueueBytes: s.max_queue_bytes,
+      maxFrameBytes: s.max_frame_bytes,
+      heartbeatMs: s.heartbeat,
+      sseRetryMs: s.sse_retry,
+    },
+    logger,
+    onSlowConsumer: (transport) => {
+      slowConsumers[transport]++;
+      logger.log("warn", "Slow consumer disconnected", { transport });
+    },
+  });
   return {
     app,
     log,
     bus,
+    subscriptions,
+    slowConsumers,
     async close() {
       await log.close();
       await bus.close();

@@ -200,3 +200,174 @@ export async function assertProblem(
   assert.equal(body.status, status);
   return body;
 }
+
+/** A frame or SSE event received by a test client. */
+// deno-lint-ignore no-explicit-any
+export type Frame = Record<string, any>;
+
+/** Messages in arrival order, awaited one at a time. */
+class Inbox<T> {
+  readonly #items: T[] = [];
+  readonly #waiters: ((item: T) => void)[] = [];
+
+  push(item: T): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter(item);
+    else this.#items.push(item);
+  }
+
+  next(timeoutMs: number, what: string): Promise<T> {
+    const item = this.#items.shift();
+    if (item !== undefined) return Promise.resolve(item);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      const waiter = (value: T) => {
+        clearTimeout(timer);
+        resolve(value);
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Items received and not taken yet. */
+  drain(): T[] {
+    return this.#items.splice(0);
+  }
+}
+
+/** A test WebSocket client of `/v1/subscribe`. */
+export interface SocketClient {
+  /** The next frame, skipping heartbeats. */
+  next(timeoutMs?: number): Promise<Frame>;
+  /** The next `n` event frames. */
+  events(n: number, timeoutMs?: number): Promise<Frame[]>;
+  /** Frames received and not taken yet. */
+  drain(): Frame[];
+  /** Sends a frame (an object is sent as JSON). */
+  send(frame: unknown): void;
+  /** Closes the socket and waits until it is closed. */
+  close(): Promise<void>;
+  /** Resolves with the close code and reason. */
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Opens `/v1/subscribe?query` and waits for its `ready` frame (unless `ready` is false). */
+export async function subscribeWs(
+  url: string,
+  query = "",
+  { ready = true } = {},
+): Promise<SocketClient> {
+  const ws = new WebSocket(`${url.replace("http", "ws")}/v1/subscribe?${query}`);
+  const inbox = new Inbox<Frame>();
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.onclose = (e) => resolve({ code: e.code, reason: e.reason });
+  });
+  ws.onmessage = (e) => {
+    const frame = JSON.parse(e.data);
+    if (frame.type !== "heartbeat") inbox.push(frame);
+  };
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("WebSocket failed to open"));
+  });
+  const client: SocketClient = {
+    next: (timeoutMs = 15_000) => inbox.next(timeoutMs, "a frame"),
+    async events(n, timeoutMs = 15_000) {
+      const got: Frame[] = [];
+      while (got.length < n) {
+        const frame = await inbox.next(timeoutMs, `event ${got.length + 1} of ${n}`);
+        if (frame.type !== "event") {
+          throw new Error(`expected an event, got ${JSON.stringify(frame)}`);
+        }
+        got.push(frame);
+      }
+      return got;
+    },
+    drain: () => inbox.drain(),
+    send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
+    async close() {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
+      await closed;
+    },
+    closed,
+  };
+  if (ready) {
+    const first = await client.next();
+    if (first.type !== "ready") throw new Error(`expected ready, got ${JSON.stringify(first)}`);
+  }
+  return client;
+}
+
+/** A test client of `/v1/stream` (Server-Sent Events). */
+export interface StreamClient {
+  /** The `ready` event's data. */
+  ready: Frame;
+  /** The next `n` events as `{id, event, data}`. */
+  events(n: number, timeoutMs?: number): Promise<{ id?: string; event: string; data: Frame }[]>;
+  /** The `retry:` value the gateway sent. */
+  retry?: number;
+  /** Stops reading. */
+  close(): Promise<void>;
+}
+
+/** Opens `/v1/stream?query` (with optional headers) and waits for its `ready` event. */
+export async function subscribeSse(
+  url: string,
+  query = "",
+  headers: Record<string, string> = {},
+): Promise<StreamClient> {
+  const controller = new AbortController();
+  const res = await fetch(`${url}/v1/stream?${query}`, { headers, signal: controller.signal });
+  if (res.status !== 200) throw new Error(`stream answered ${res.status}: ${await res.text()}`);
+  const inbox = new Inbox<{ id?: string; event: string; data: Frame }>();
+  let retry: number | undefined;
+  const reading = (async () => {
+    let buffer = "";
+    try {
+      for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
+        buffer += chunk;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields: Record<string, string> = {};
+          for (const line of block.split("\n")) {
+            if (line.startsWith(":")) continue;
+            const at = line.indexOf(": ");
+            if (at > 0) fields[line.slice(0, at)] = line.slice(at + 2);
+          }
+          if (fields.retry) retry = Number(fields.retry);
+          if (fields.data) {
+            inbox.push({
+              id: fields.id,
+              event: fields.event ?? "message",
+              data: JSON.parse(fields.data),
+            });
+          }
+        }
+      }
+    } catch { /* aborted */ }
+  })();
+  const first = await inbox.next(15_000, "the ready event");
+  if (first.event !== "ready") throw new Error(`expected ready, got ${JSON.stringify(first)}`);
+  return {
+    ready: first.data,
+    get retry() {
+      return retry;
+    },
+    async events(n, timeoutMs = 15_000) {
+      const got = [];
+      while (got.length < n) {
+        got.push(await inbox.next(timeoutMs, `event ${got.length + 1} of ${n}`));
+      }
+      return got;
+    },
+    async close() {
+      controller.abort();
+      await reading;
+    },
+  };
+}

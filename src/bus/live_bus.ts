@@ -21,8 +21,12 @@ export interface LiveBus {
   readonly backend: string;
   /** Publishes without waiting; never throws. Returns false when the message was dropped. */
   publish(message: LiveMessage): boolean;
-  /** Calls `handler` for each message whose subject matches `pattern` (`*` and `>` wildcards). */
-  subscribe(pattern: string, handler: (message: LiveMessage) => void): () => void;
+  /**
+   * Calls `handler` for each message whose subject matches `pattern` (`*` and
+   * `>` wildcards). Resolves, with the function that unsubscribes, once the
+   * subscription is active, so every later publish reaches it.
+   */
+  subscribe(pattern: string, handler: (message: LiveMessage) => void): Promise<() => void>;
   /** Whether the bus is connected now. */
   connected(): boolean;
   /** Flushes and disconnects. */
@@ -53,10 +57,10 @@ export class InProcessBus implements LiveBus {
     return true;
   }
 
-  subscribe(pattern: string, handler: (message: LiveMessage) => void): () => void {
+  subscribe(pattern: string, handler: (message: LiveMessage) => void): Promise<() => void> {
     const sub = { pattern, handler };
     this.#subscribers.add(sub);
-    return () => this.#subscribers.delete(sub);
+    return Promise.resolve(() => this.#subscribers.delete(sub));
   }
 
   connected(): boolean {

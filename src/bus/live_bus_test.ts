@@ -13,7 +13,7 @@ Deno.test("subjectMatches follows NATS wildcards", () => {
 Deno.test("InProcessBus delivers to matching subscribers until they leave", async () => {
   const bus = new InProcessBus();
   const got: LiveMessage[] = [];
-  const stop = bus.subscribe("n.*", (m) => got.push(m));
+  const stop = await bus.subscribe("n.*", (m) => got.push(m));
   const message = { subject: "n.x", data: "{}", headers: {} };
   assert.equal(bus.publish(message), true);
   bus.publish({ ...message, subject: "other.x" });

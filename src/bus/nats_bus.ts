@@ -60,24 +60,20 @@ export class NatsBus implements LiveBus {
     }
   }
 
-  subscribe(pattern: string, handler: (message: LiveMessage) => void): () => void {
-    let stopped = false;
-    let unsubscribe = () => {
-      stopped = true;
-    };
-    this.#connecting.then(() => {
-      if (stopped || !this.#nc) return;
-      const sub = this.#nc.subscribe(pattern, {
-        callback: (error, msg) => {
-          if (error) return;
-          const h: Record<string, string> = {};
-          for (const key of msg.headers?.keys() ?? []) h[key] = msg.headers!.get(key);
-          handler({ subject: msg.subject, data: msg.string(), headers: h });
-        },
-      });
-      unsubscribe = () => sub.unsubscribe();
+  async subscribe(pattern: string, handler: (message: LiveMessage) => void): Promise<() => void> {
+    const nc = this.#nc;
+    if (!nc || nc.isClosed()) throw new Error("NATS is not connected");
+    const sub = nc.subscribe(pattern, {
+      callback: (error, msg) => {
+        if (error) return;
+        const h: Record<string, string> = {};
+        for (const key of msg.headers?.keys() ?? []) h[key] = msg.headers!.get(key);
+        handler({ subject: msg.subject, data: msg.string(), headers: h });
+      },
     });
-    return () => unsubscribe();
+    // The server has the subscription once it answers a PING sent after it.
+    await nc.flush();
+    return () => sub.unsubscribe();
   }
 
   connected(): boolean {

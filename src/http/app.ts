@@ -30,7 +30,7 @@ export interface AppDeps {
   /** Registered event types. */
   registry: EventRegistry;
   /** The durable log, for readiness. */
-  log: EventLog;
+  log: Pick<EventLog, "backend" | "ready">;
   /** The live bus, for readiness. */
   bus: LiveBus;
   /** Structured logger. */

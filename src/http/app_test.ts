@@ -10,7 +10,7 @@ import { jsonLogger } from "../telemetry/logger.ts";
 import { createApp } from "./app.ts";
 
 /** An in-memory log for this module's tests: one partition, dedup by window. */
-class MemoryLog implements EventLog {
+class MemoryLog implements Pick<EventLog, "backend" | "append" | "ready"> {
   readonly backend = "memory";
   readonly records: LogRecord[] = [];
   readonly #dedup = new DedupWindow(60_000);
@@ -31,9 +31,6 @@ class MemoryLog implements EventLog {
   ready() {
     return Promise.resolve(!this.down);
   }
-  close() {
-    return Promise.resolve();
-  }
 }
 
 const identification = () => structuredClone(CUSTOMER_IDENTIFIED_V1_EXAMPLE);
@@ -42,7 +39,7 @@ function setup(limits = { bodyLimitBytes: 1024, batchBodyLimitBytes: 1024 * 1024
   const log = new MemoryLog();
   const bus = new InProcessBus();
   const mirrored: LiveMessage[] = [];
-  bus.subscribe("notifications.>", (m) => mirrored.push(m));
+  void bus.subscribe("notifications.>", (m) => mirrored.push(m));
   const registry = new EventRegistry();
   const publisher = new Publisher(log, bus, {
     topic: "customer-events",

@@ -14,6 +14,8 @@ export const PROBLEMS = {
   "event-id-conflict": { status: 409, title: "Event id reused with different content" },
   "log-unavailable": { status: 503, title: "The durable event log is unavailable" },
   "not-found": { status: 404, title: "Not found" },
+  "bad-subscription": { status: 400, title: "The subscription request is not valid" },
+  "upgrade-required": { status: 426, title: "WebSocket upgrade required" },
   "internal": { status: 500, title: "Internal error" },
 } as const;
 

@@ -33,6 +33,64 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/** A record read back from the log. */
+export interface StoredRecord {
+  /** Topic read. */
+  topic: string;
+  /** Partition read. */
+  partition: number;
+  /** Offset in the partition. */
+  offset: bigint;
+  /** Partition key. */
+  key: string;
+  /** The envelope JSON. */
+  value: string;
+  /** Record headers, e.g. W3C `traceparent`. */
+  headers: Record<string, string>;
+}
+
+/** Where each partition of a topic starts and ends. */
+export interface PartitionOffsets {
+  /** The partition. */
+  partition: number;
+  /** First offset still in the log. */
+  low: bigint;
+  /** Offset the next record will get (the end). */
+  high: bigint;
+}
+
+/** Receives records in offset order within each partition. */
+export type RecordHandler = (records: StoredRecord[]) => void;
+
+/** A running reader; stop it with `close`. */
+export interface LogReader {
+  /** Stops reading records of `partition` until `resume`. */
+  pause(partition: number): void;
+  /** Reads `partition` again after `pause`. */
+  resume(partition: number): void;
+  /** Stops reading. */
+  close(): Promise<void>;
+}
+
+/** What a consumer-group member hears from the log. */
+export interface GroupHandler {
+  /** Partitions now owned by this process (records follow from the committed offsets). */
+  assigned(partitions: number[]): void;
+  /** Partitions no longer owned; their records in flight will be delivered elsewhere. */
+  revoked(partitions: number[]): void;
+  /** Records of owned partitions, in offset order within each partition. */
+  records: RecordHandler;
+}
+
+/** This process's membership in a consumer group. */
+export interface GroupMembership extends LogReader {
+  /** Commits `next` (the first offset not yet processed) for `partition`. */
+  commit(partition: number, next: bigint): Promise<void>;
+}
+
+/** Where a group starts when it has committed nothing. */
+export type GroupStart = "earliest" | "latest";
+
 /**
  * A durable, partitioned, idempotent log.
  *
@@ -48,6 +106,28 @@ export interface EventLog {
   append(record: LogRecord): Promise<AppendResult>;
   /** Whether the log is reachable now. */
   ready(): Promise<boolean>;
+  /** Start and end offsets of every partition of `topic`. */
+  offsets(topic: string): Promise<PartitionOffsets[]>;
+  /**
+   * Reads `topic` from `from` (the next offset to read, per partition; a
+   * partition left out starts at its end). Resolves once the reader is
+   * positioned, so every record appended after that is delivered.
+   */
+  read(
+    topic: string,
+    from: ReadonlyMap<number, bigint>,
+    onRecords: RecordHandler,
+  ): Promise<LogReader>;
+  /**
+   * Joins consumer group `group` on `topic`: the group's processes share the
+   * partitions, and each resumes a partition at its committed offset.
+   */
+  joinGroup(
+    topic: string,
+    group: string,
+    start: GroupStart,
+    handler: GroupHandler,
+  ): Promise<GroupMembership>;
   /** Flushes what is in flight and releases resources. */
   close(): Promise<void>;
 }

@@ -42,13 +42,13 @@ export function fingerprint(envelope: Envelope): string {
 
 /** Publishes validated envelopes: durable first, live mirror second. */
 export class Publisher {
-  readonly #log: EventLog;
+  readonly #log: Pick<EventLog, "append">;
   readonly #bus: LiveBus;
   readonly #options: PublisherOptions;
   /** Appends in flight by event id, so a concurrent retry waits for the first write. */
   readonly #inFlight = new Map<string, Promise<AppendResult>>();
 
-  constructor(log: EventLog, bus: LiveBus, options: PublisherOptions) {
+  constructor(log: Pick<EventLog, "append">, bus: LiveBus, options: PublisherOptions) {
     this.#log = log;
     this.#bus = bus;
     this.#options = options;

@@ -10,7 +10,18 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { EventIdConflictError, EventLogUnavailableError } from "../../errors.ts";
-import type { AppendResult, EventLog, LogRecord } from "../event_log.ts";
+import type {
+  AppendResult,
+  EventLog,
+  GroupHandler,
+  GroupMembership,
+  GroupStart,
+  LogReader,
+  LogRecord,
+  PartitionOffsets,
+  RecordHandler,
+  StoredRecord,
+} from "../event_log.ts";
 import { partitionFor } from "../partitioner.ts";
 
 /** Options of {@linkcode EmbeddedLog}. */
@@ -35,6 +46,93 @@ interface Pending {
 }
 
 const PRUNE_INTERVAL_MS = 60_000;
+/** Most records a reader hands over at once; it yields to the event loop between pages. */
+const READ_PAGE = 500;
+
+interface RecordRow {
+  partition: number;
+  offset: number;
+  key: string;
+  value: string;
+  headers: string;
+}
+
+/**
+ * Reads one topic of the embedded log from given offsets, and wakes up when
+ * new records are committed.
+ */
+class EmbeddedReader implements LogReader {
+  readonly #select: StatementSync;
+  readonly #topic: string;
+  readonly #next: Map<number, number>;
+  readonly #paused = new Set<number>();
+  readonly #onRecords: RecordHandler;
+  readonly #onClose: () => void;
+  #scheduled = false;
+  #closed = false;
+
+  constructor(
+    select: StatementSync,
+    topic: string,
+    next: Map<number, number>,
+    onRecords: RecordHandler,
+    onClose: () => void,
+  ) {
+    this.#select = select;
+    this.#topic = topic;
+    this.#next = next;
+    this.#onRecords = onRecords;
+    this.#onClose = onClose;
+  }
+
+  /** Schedules a read of whatever was committed since the last one. */
+  wake(): void {
+    if (this.#scheduled || this.#closed) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#pump());
+  }
+
+  pause(partition: number): void {
+    this.#paused.add(partition);
+  }
+
+  resume(partition: number): void {
+    if (this.#paused.delete(partition)) this.wake();
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#onClose();
+    return Promise.resolve();
+  }
+
+  #pump(): void {
+    this.#scheduled = false;
+    let more = false;
+    for (const [partition, offset] of this.#next) {
+      if (this.#closed) return;
+      if (this.#paused.has(partition)) continue;
+      const rows = this.#select.all(
+        this.#topic,
+        partition,
+        offset,
+        READ_PAGE,
+      ) as unknown as RecordRow[];
+      if (rows.length === 0) continue;
+      this.#next.set(partition, rows[rows.length - 1].offset + 1);
+      more ||= rows.length === READ_PAGE;
+      this.#onRecords(rows.map((r): StoredRecord => ({
+        topic: this.#topic,
+        partition: r.partition,
+        offset: BigInt(r.offset),
+        key: r.key,
+        value: r.value,
+        headers: JSON.parse(r.headers),
+      })));
+    }
+    if (more) this.wake();
+  }
+}
 
 /** A durable partitioned log on SQLite, with the same semantics as the Kafka adapter. */
 export class EmbeddedLog implements EventLog {
@@ -50,6 +148,8 @@ export class EmbeddedLog implements EventLog {
   readonly #insertRecord: StatementSync;
   readonly #insertEventId: StatementSync;
   readonly #findEventId: StatementSync;
+  readonly #selectRecords: StatementSync;
+  readonly #readers = new Set<EmbeddedReader>();
 
   constructor(options: EmbeddedLogOptions) {
     this.#options = options;
@@ -73,6 +173,11 @@ export class EmbeddedLog implements EventLog {
         partition INTEGER NOT NULL, offset INTEGER NOT NULL, appended_at INTEGER NOT NULL
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS event_ids_by_time ON event_ids (appended_at);
+      CREATE TABLE IF NOT EXISTS group_offsets (
+        grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+        next_offset INTEGER NOT NULL,
+        PRIMARY KEY (grp, topic, partition)
+      ) WITHOUT ROWID;
     `);
     // Taking the exclusive lock now makes a second process on the same folder fail at start.
     this.#db.exec("BEGIN IMMEDIATE; COMMIT;");
@@ -84,6 +189,9 @@ export class EmbeddedLog implements EventLog {
     );
     this.#findEventId = this.#db.prepare(
       "SELECT fingerprint, topic, partition, offset, appended_at FROM event_ids WHERE event_id = ?",
+    );
+    this.#selectRecords = this.#db.prepare(
+      "SELECT partition, offset, key, value, headers FROM records WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
     );
     this.#prune();
     this.#pruneTimer = setInterval(() => this.#prune(), PRUNE_INTERVAL_MS);
@@ -107,10 +215,81 @@ export class EmbeddedLog implements EventLog {
     return Promise.resolve(!this.#closed);
   }
 
+  offsets(topic: string): Promise<PartitionOffsets[]> {
+    const count = this.#partitionCount(topic);
+    return Promise.resolve(Array.from({ length: count }, (_, partition) => {
+      const row = this.#db.prepare(
+        "SELECT MIN(offset) AS low FROM records WHERE topic = ? AND partition = ?",
+      ).get(topic, partition) as { low: number | null };
+      const high = this.#offsetAfterLast(topic, partition, `${topic}\u0000${partition}`);
+      return { partition, low: BigInt(row.low ?? high), high: BigInt(high) };
+    }));
+  }
+
+  async read(
+    topic: string,
+    from: ReadonlyMap<number, bigint>,
+    onRecords: RecordHandler,
+  ): Promise<LogReader> {
+    const next = new Map<number, number>();
+    for (const { partition, high } of await this.offsets(topic)) {
+      next.set(partition, Number(from.get(partition) ?? high));
+    }
+    return this.#openReader(topic, next, onRecords);
+  }
+
+  async joinGroup(
+    topic: string,
+    group: string,
+    start: GroupStart,
+    handler: GroupHandler,
+  ): Promise<GroupMembership> {
+    const committed = new Map(
+      (this.#db.prepare(
+        "SELECT partition, next_offset FROM group_offsets WHERE grp = ? AND topic = ?",
+      )
+        .all(group, topic) as { partition: number; next_offset: number }[])
+        .map((r) => [r.partition, r.next_offset]),
+    );
+    const next = new Map<number, number>();
+    for (const { partition, low, high } of await this.offsets(topic)) {
+      next.set(partition, committed.get(partition) ?? Number(start === "earliest" ? low : high));
+    }
+    // One process owns the embedded log, so it owns every partition.
+    handler.assigned([...next.keys()]);
+    const reader = this.#openReader(topic, next, handler.records);
+    const upsert = this.#db.prepare(
+      "INSERT INTO group_offsets (grp, topic, partition, next_offset) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset",
+    );
+    return {
+      pause: (p) => reader.pause(p),
+      resume: (p) => reader.resume(p),
+      close: () => reader.close(),
+      commit: (partition, offset) => {
+        if (!this.#closed) upsert.run(group, topic, partition, Number(offset));
+        return Promise.resolve();
+      },
+    };
+  }
+
+  #openReader(topic: string, next: Map<number, number>, onRecords: RecordHandler): EmbeddedReader {
+    const reader = new EmbeddedReader(
+      this.#selectRecords,
+      topic,
+      next,
+      onRecords,
+      () => this.#readers.delete(reader),
+    );
+    this.#readers.add(reader);
+    reader.wake();
+    return reader;
+  }
+
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#flush();
     this.#closed = true;
+    for (const reader of this.#readers) reader.close();
     clearInterval(this.#pruneTimer);
     this.#db.close();
     return Promise.resolve();
@@ -138,6 +317,7 @@ export class EmbeddedLog implements EventLog {
       return;
     }
     for (const [slot, next] of reserved) this.#nextOffset.set(slot, next);
+    if (reserved.size > 0) { for (const reader of this.#readers) reader.wake(); }
     batch.forEach((p, i) => {
       const outcome = outcomes[i];
       if (outcome instanceof Error) p.reject(outcome);

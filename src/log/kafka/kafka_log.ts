@@ -18,7 +18,18 @@ import "./kafkajs_patch.ts";
 import { EventLogUnavailableError } from "../../errors.ts";
 import type { Logger } from "../../telemetry/logger.ts";
 import { DedupWindow } from "../dedup_window.ts";
-import type { AppendResult, EventLog, LogRecord } from "../event_log.ts";
+import type {
+  AppendResult,
+  EventLog,
+  GroupHandler,
+  GroupMembership,
+  GroupStart,
+  LogReader,
+  LogRecord,
+  PartitionOffsets,
+  RecordHandler,
+  StoredRecord,
+} from "../event_log.ts";
 import { partitionFor } from "../partitioner.ts";
 
 /** Header that carries the event id, so any gateway can rebuild its dedup window. */
@@ -72,6 +83,7 @@ export class KafkaLog implements EventLog {
   readonly #admin: Admin;
   readonly #dedup: DedupWindow;
   #tail?: Consumer;
+  readonly #readers = new Set<Consumer>();
   #partitionCount = 0;
   #queue: Pending[] = [];
   #sending?: Promise<void>;
@@ -149,6 +161,103 @@ export class KafkaLog implements EventLog {
     }
   }
 
+  async offsets(topic: string): Promise<PartitionOffsets[]> {
+    const offsets = await this.#admin.fetchTopicOffsets(topic);
+    return offsets.map((o) => ({
+      partition: o.partition,
+      low: BigInt(o.low),
+      high: BigInt(o.high),
+    }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  /**
+   * A consumer in a group of its own that never commits, seeked to `from`:
+   * kafkajs has no group-less consumer, and a private group costs the broker
+   * nothing once it expires.
+   */
+  async read(
+    topic: string,
+    from: ReadonlyMap<number, bigint>,
+    onRecords: RecordHandler,
+  ): Promise<LogReader> {
+    const offsets = await this.offsets(topic);
+    const consumer = this.#kafka.consumer({
+      groupId: `${this.#options.clientId}-reader-${crypto.randomUUID()}`,
+      maxWaitTimeInMs: 50,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: ({ batch }) => {
+        onRecords(batch.messages.map((m) => toStoredRecord(topic, batch.partition, m)));
+        return Promise.resolve();
+      },
+    });
+    for (const { partition, high } of offsets) {
+      consumer.seek({ topic, partition, offset: String(from.get(partition) ?? high) });
+    }
+    this.#readers.add(consumer);
+    return this.#reader(topic, consumer);
+  }
+
+  async joinGroup(
+    topic: string,
+    group: string,
+    start: GroupStart,
+    handler: GroupHandler,
+  ): Promise<GroupMembership> {
+    const consumer = this.#kafka.consumer({ groupId: group, maxWaitTimeInMs: 50 });
+    let owned = new Set<number>();
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const now = new Set(payload.memberAssignment[topic] ?? []);
+      const revoked = [...owned].filter((p) => !now.has(p));
+      const assigned = [...now].filter((p) => !owned.has(p));
+      owned = now;
+      if (revoked.length > 0) handler.revoked(revoked);
+      if (assigned.length > 0) handler.assigned(assigned);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: start === "earliest" });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: ({ batch }) => {
+        if (owned.has(batch.partition)) {
+          handler.records(batch.messages.map((m) => toStoredRecord(topic, batch.partition, m)));
+        }
+        return Promise.resolve();
+      },
+    });
+    this.#readers.add(consumer);
+    return {
+      ...this.#reader(topic, consumer),
+      commit: async (partition, next) => {
+        // A partition that moved to another process in a rebalance is not ours to commit.
+        if (!owned.has(partition)) return;
+        await consumer.commitOffsets([{ topic, partition, offset: String(next) }]).catch((error) =>
+          this.#logger.log("warn", "Kafka offset commit failed", {
+            component: "kafka",
+            group,
+            partition,
+            error: String(error),
+          })
+        );
+      },
+    };
+  }
+
+  #reader(topic: string, consumer: Consumer): LogReader {
+    return {
+      pause: (partition) => consumer.pause([{ topic, partitions: [partition] }]),
+      resume: (partition) => consumer.resume([{ topic, partitions: [partition] }]),
+      close: async () => {
+        this.#readers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -158,6 +267,7 @@ export class KafkaLog implements EventLog {
       this.#producer.disconnect(),
       this.#admin.disconnect(),
       this.#tail?.disconnect(),
+      ...[...this.#readers].map((c) => c.disconnect()),
     ]);
   }
 
@@ -331,6 +441,22 @@ export class KafkaLog implements EventLog {
       for (const p of batch) p.reject(failure);
     }
   }
+}
+
+function toStoredRecord(topic: string, partition: number, message: KafkaMessage): StoredRecord {
+  const headers: Record<string, string> = {};
+  for (const name of Object.keys(message.headers ?? {})) {
+    const text = headerText(message.headers, name);
+    if (text !== undefined) headers[name] = text;
+  }
+  return {
+    topic,
+    partition,
+    offset: BigInt(message.offset),
+    key: message.key?.toString() ?? "",
+    value: message.value?.toString() ?? "",
+    headers,
+  };
 }
 
 function headerText(headers: IHeaders | undefined, name: string): string | undefined {

@@ -1,0 +1,366 @@
+/**
+ * `GET /v1/subscribe` (WebSocket) and `GET /v1/stream` (Server-Sent Events):
+ * the transports of subscriptions, each with a bounded send queue.
+ *
+ * WebSocket close codes: 1001 the gateway is shutting down; 1009 a client
+ * frame over the size limit; 1011 the subscription could not be opened (the
+ * durable log or the bus is unavailable); 4400 a bad client frame (malformed
+ * JSON, unknown type, invalid cursor, an ack for a cursor never sent); 4429 the
+ * client did not keep up and its queue overflowed.
+ *
+ * @module
+ */
+import type { Hono } from "hono";
+import type { CloseReason, Delivery, Subscriber } from "../subscribe/delivery.ts";
+import { InvalidCursorError } from "../subscribe/cursor.ts";
+import { parseSubscriptionRequest, type SubscriptionRequest } from "../subscribe/request.ts";
+import {
+  LiveTopicError,
+  type Subscription,
+  type Subscriptions,
+} from "../subscribe/subscriptions.ts";
+import type { Logger } from "../telemetry/logger.ts";
+import { problem, problemResponse } from "./problem.ts";
+
+/** Limits of one subscription connection. */
+export interface ConnectionLimits {
+  /** Most events queued for a client before it is disconnected. */
+  maxQueueEvents: number;
+  /** Most bytes queued for a client before it is disconnected. */
+  maxQueueBytes: number;
+  /** Largest frame a WebSocket client may send, in bytes. */
+  maxFrameBytes: number;
+  /** Interval of heartbeats, in ms. */
+  heartbeatMs: number;
+  /** SSE `retry:` (reconnect delay) sent to clients, in ms. */
+  sseRetryMs: number;
+}
+
+/** What the subscription routes need. */
+export interface SubscribeDeps {
+  /** The subscription manager. */
+  subscriptions: Subscriptions;
+  /** Topic when the query names none. */
+  defaultTopic: string;
+  /** Per-connection limits. */
+  limits: ConnectionLimits;
+  /** Structured logger. */
+  logger: Logger;
+  /** Called for every client disconnected because it could not keep up. */
+  onSlowConsumer: (transport: "websocket" | "sse") => void;
+}
+
+/** WebSocket close codes, by cause. */
+export const CLOSE_CODES = {
+  shutdown: 1001,
+  frameTooLarge: 1009,
+  unavailable: 1011,
+  badFrame: 4400,
+  slowConsumer: 4429,
+} as const;
+
+const REASONS: Record<CloseReason, { code: number; detail: string }> = {
+  "slow-consumer": {
+    code: CLOSE_CODES.slowConsumer,
+    detail: "The client did not keep up: its queue overflowed",
+  },
+  "shutdown": {
+    code: CLOSE_CODES.shutdown,
+    detail: "The gateway is shutting down; reconnect to another",
+  },
+  "log-unavailable": {
+    code: CLOSE_CODES.unavailable,
+    detail: "The subscription could not be opened",
+  },
+};
+
+/**
+ * Counts frames handed to the transport that it has not flushed yet: the
+ * transport reports only its buffered bytes, so frames are retired from the
+ * front once the bytes behind them exceed what is still buffered.
+ */
+class SendQueue {
+  readonly #sizes: number[] = [];
+  #bytes = 0;
+
+  /** Frames still queued, given the transport's buffered bytes. */
+  pending(buffered: number): number {
+    while (this.#sizes.length > 0 && this.#bytes - this.#sizes[0] >= buffered) {
+      this.#bytes -= this.#sizes.shift()!;
+    }
+    if (buffered === 0) this.#sizes.length = this.#bytes = 0;
+    return this.#sizes.length;
+  }
+
+  /** Records a frame handed to the transport. */
+  push(size: number): void {
+    this.#sizes.push(size);
+    this.#bytes += size;
+  }
+}
+
+/** One shared timer drives every connection's heartbeat. */
+class Heartbeats {
+  readonly #beats = new Set<() => void>();
+  readonly #intervalMs: number;
+  #timer?: ReturnType<typeof setInterval>;
+
+  constructor(intervalMs: number) {
+    this.#intervalMs = intervalMs;
+  }
+
+  add(beat: () => void): () => void {
+    this.#beats.add(beat);
+    this.#timer ??= setInterval(() => this.#beats.forEach((b) => b()), this.#intervalMs);
+    return () => {
+      this.#beats.delete(beat);
+      if (this.#beats.size === 0 && this.#timer !== undefined) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+      }
+    };
+  }
+}
+
+class WebSocketSubscriber implements Subscriber {
+  readonly acks = true;
+  readonly #socket: WebSocket;
+  readonly #limits: ConnectionLimits;
+  readonly #onSlow: () => void;
+  readonly #queue = new SendQueue();
+  #closed = false;
+
+  constructor(socket: WebSocket, limits: ConnectionLimits, onSlow: () => void) {
+    this.#socket = socket;
+    this.#limits = limits;
+    this.#onSlow = onSlow;
+  }
+
+  send(delivery: Delivery): boolean {
+    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return false;
+    const frame = delivery.wsFrame;
+    const buffered = this.#socket.bufferedAmount;
+    if (
+      this.#queue.pending(buffered) >= this.#limits.maxQueueEvents ||
+      buffered + frame.length > this.#limits.maxQueueBytes
+    ) {
+      this.#onSlow();
+      this.close("slow-consumer");
+      return false;
+    }
+    this.#socket.send(frame);
+    this.#queue.push(frame.length);
+    return true;
+  }
+
+  ready(info: Record<string, unknown>): void {
+    this.raw({ type: "ready", ...info });
+  }
+
+  raw(frame: Record<string, unknown>): void {
+    if (!this.#closed && this.#socket.readyState === WebSocket.OPEN) {
+      this.#socket.send(JSON.stringify(frame));
+    }
+  }
+
+  close(reason: CloseReason): void {
+    const { code, detail } = REASONS[reason];
+    this.fail(code, reason, detail);
+  }
+
+  /** Sends an error frame, then closes with `code`. */
+  fail(code: number, error: string, detail: string): void {
+    if (this.#closed) return;
+    this.raw({ type: "error", error, detail });
+    this.#closed = true;
+    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.close(code, error);
+  }
+}
+
+const encoder = new TextEncoder();
+
+class SseSubscriber implements Subscriber {
+  readonly acks = false;
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly #limits: ConnectionLimits;
+  readonly #onSlow: () => void;
+  readonly #queue = new SendQueue();
+  readonly #onDone: () => void;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #closed = false;
+
+  constructor(limits: ConnectionLimits, onSlow: () => void, onDone: () => void) {
+    this.#onDone = onDone;
+    this.#limits = limits;
+    this.#onSlow = onSlow;
+    this.stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      cancel: () => {
+        this.#closed = true;
+        onDone();
+      },
+    }, new ByteLengthQueuingStrategy({ highWaterMark: limits.maxQueueBytes }));
+    this.write(`retry: ${limits.sseRetryMs}\n\n`);
+  }
+
+  send(delivery: Delivery): boolean {
+    if (this.#closed) return false;
+    const frame = encoder.encode(delivery.sseFrame);
+    const buffered = this.#limits.maxQueueBytes - (this.#controller.desiredSize ?? 0);
+    if (
+      this.#queue.pending(Math.max(0, buffered)) >= this.#limits.maxQueueEvents ||
+      buffered + frame.byteLength > this.#limits.maxQueueBytes
+    ) {
+      this.#onSlow();
+      this.close("slow-consumer");
+      return false;
+    }
+    this.#controller.enqueue(frame);
+    this.#queue.push(frame.byteLength);
+    return true;
+  }
+
+  ready(info: Record<string, unknown>): void {
+    this.write(`event: ready\ndata: ${JSON.stringify({ type: "ready", ...info })}\n\n`);
+  }
+
+  write(text: string): void {
+    if (!this.#closed) this.#controller.enqueue(encoder.encode(text));
+  }
+
+  close(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.write(
+      `event: error\ndata: ${
+        JSON.stringify({ type: "error", error: reason, detail: REASONS[reason].detail })
+      }\n\n`,
+    );
+    this.#closed = true;
+    this.#controller.close();
+    this.#onDone();
+  }
+}
+
+function badRequest(errors: { pointer: string; detail: string }[]): Response {
+  return problemResponse(problem("bad-subscription", "See errors for each parameter", errors));
+}
+
+/** Adds the subscription routes to `app`. */
+export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
+  const { subscriptions, limits, logger } = deps;
+  const heartbeats = new Heartbeats(limits.heartbeatMs);
+
+  app.get("/v1/subscribe", (c) => {
+    const parsed = parseSubscriptionRequest(new URL(c.req.url).searchParams, deps.defaultTopic);
+    if (!parsed.ok) return badRequest(parsed.errors);
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return problemResponse(problem("upgrade-required", "Open this URL as a WebSocket"));
+    }
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    const subscriber = new WebSocketSubscriber(
+      socket,
+      limits,
+      () => deps.onSlowConsumer("websocket"),
+    );
+    let subscription: Subscription | undefined;
+    let stopBeat = () => {};
+    socket.onopen = () => {
+      open(parsed.request, subscriber).then((s) => {
+        subscription = s;
+        if (socket.readyState !== WebSocket.OPEN) s.close();
+        else stopBeat = heartbeats.add(() => subscriber.raw({ type: "heartbeat" }));
+      }, (error) => subscriber.fail(CLOSE_CODES.unavailable, "unavailable", describe(error)));
+    };
+    socket.onmessage = (event) => {
+      const text = typeof event.data === "string" ? event.data : "";
+      if (text.length > limits.maxFrameBytes) {
+        return subscriber.fail(
+          CLOSE_CODES.frameTooLarge,
+          "frame-too-large",
+          `Frames must be at most ${limits.maxFrameBytes} bytes`,
+        );
+      }
+      const problemText = handleClientFrame(text, subscription);
+      if (problemText) subscriber.fail(CLOSE_CODES.badFrame, "bad-frame", problemText);
+    };
+    socket.onclose = () => {
+      stopBeat();
+      subscription?.close();
+    };
+    socket.onerror = () => {};
+    return response;
+  });
+
+  app.get("/v1/stream", async (c) => {
+    const parsed = parseSubscriptionRequest(
+      new URL(c.req.url).searchParams,
+      deps.defaultTopic,
+      c.req.header("last-event-id"),
+    );
+    if (!parsed.ok) return badRequest(parsed.errors);
+    let subscription: Subscription | undefined;
+    let stopBeat = () => {};
+    const subscriber = new SseSubscriber(limits, () => deps.onSlowConsumer("sse"), () => {
+      stopBeat();
+      subscription?.close();
+    });
+    try {
+      subscription = await open(parsed.request, subscriber);
+    } catch (error) {
+      if (error instanceof LiveTopicError) {
+        return badRequest([{ pointer: "/topic", detail: error.message }]);
+      }
+      return problemResponse(problem("log-unavailable", describe(error)), { "retry-after": "1" });
+    }
+    stopBeat = heartbeats.add(() => subscriber.write(": heartbeat\n\n"));
+    return new Response(subscriber.stream, {
+      headers: {
+        "content-type": "text/event-stream",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+      },
+    });
+  });
+
+  function open(request: SubscriptionRequest, subscriber: Subscriber): Promise<Subscription> {
+    return subscriptions.open(request, subscriber).catch((error) => {
+      logger.log("warn", "Subscription could not be opened", {
+        error: String(error),
+        topic: request.topic,
+      });
+      throw error;
+    });
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof LiveTopicError
+    ? error.message
+    : "The subscription could not be opened; try again";
+}
+
+/** Handles one client frame; returns what is wrong with it, if anything. */
+function handleClientFrame(
+  text: string,
+  subscription: Subscription | undefined,
+): string | undefined {
+  let frame: unknown;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return "Frames must be JSON text";
+  }
+  const { type, cursor } = (frame ?? {}) as { type?: unknown; cursor?: unknown };
+  if (type !== "ack") return 'The only client frame is {"type":"ack","cursor":"..."}';
+  if (typeof cursor !== "string") return "An ack needs the cursor of an event";
+  if (!subscription) return "Wait for the ready frame before acking";
+  try {
+    subscription.ack(cursor);
+  } catch (error) {
+    if (error instanceof InvalidCursorError) return error.message;
+    throw error;
+  }
+  return undefined;
+}

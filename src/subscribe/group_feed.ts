@@ -1,0 +1,286 @@
+/**
+ * A consumer group's share of a topic in this process. The process joins the
+ * log's consumer group once per (topic, group); the sockets of that group here
+ * share the partitions it owns. Each partition goes to one socket at a time, so
+ * its events stay in order; an event not acked within the ack timeout, or left
+ * unacked by a socket that closes, goes to another socket. Offsets are
+ * committed as clients ack, up to the first event still unacked.
+ *
+ * @module
+ */
+import type { EventLog, GroupMembership, GroupStart, StoredRecord } from "../log/event_log.ts";
+import type { Logger } from "../telemetry/logger.ts";
+import { type Cursor, encodeCursor, InvalidCursorError } from "./cursor.ts";
+import { Delivery, type Subscriber } from "./delivery.ts";
+import { parseEnvelope } from "./feeds.ts";
+import { type EventFilter, matches } from "./filter.ts";
+
+/** Options of a {@linkcode GroupFeed}. */
+export interface GroupFeedOptions {
+  /** How long a delivered event may stay unacked before it goes to another member, in ms. */
+  ackTimeoutMs: number;
+  /** Most unacked events per partition; the partition pauses beyond it. */
+  maxInFlight: number;
+  /** How long acked event ids are remembered, so they are not delivered to the group again, in ms. */
+  dedupWindowMs: number;
+}
+
+interface Member {
+  subscriber: Subscriber;
+  filter: EventFilter;
+}
+
+interface InFlight {
+  delivery: Delivery;
+  member: Member;
+  sentAt: number;
+}
+
+interface PartitionState {
+  /** Delivered, not yet acked, in offset order. */
+  inFlight: Map<bigint, InFlight>;
+  /** Offset after the last record seen; -1 before the first. */
+  seen: bigint;
+  committed: bigint;
+  committing: boolean;
+  paused: boolean;
+}
+
+/** Event ids acked by the group, remembered for a window. */
+class AckedIds {
+  readonly #ids = new Map<string, number>();
+  readonly #windowMs: number;
+
+  constructor(windowMs: number) {
+    this.#windowMs = windowMs;
+  }
+
+  add(id: string, now: number): void {
+    this.#ids.delete(id);
+    this.#ids.set(id, now);
+    for (const [old, at] of this.#ids) {
+      if (now - at <= this.#windowMs) break;
+      this.#ids.delete(old);
+    }
+  }
+
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+}
+
+/** One consumer group's partitions in this process, shared by its sockets here. */
+export class GroupFeed {
+  readonly #topic: string;
+  readonly #options: GroupFeedOptions;
+  readonly #logger: Logger;
+  readonly #onEmpty: () => void;
+  readonly #members: Member[] = [];
+  readonly #partitions = new Map<number, PartitionState>();
+  readonly #acked: AckedIds;
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  #membership?: GroupMembership;
+  #left = false;
+
+  private constructor(
+    topic: string,
+    options: GroupFeedOptions,
+    logger: Logger,
+    onEmpty: () => void,
+  ) {
+    this.#topic = topic;
+    this.#options = options;
+    this.#logger = logger;
+    this.#onEmpty = onEmpty;
+    this.#acked = new AckedIds(options.dedupWindowMs);
+    this.#sweeper = setInterval(
+      () => this.#redeliverExpired(),
+      Math.max(50, options.ackTimeoutMs / 4),
+    );
+  }
+
+  /** Joins `group` on `topic`; a new group starts at `start`. */
+  static async open(
+    log: EventLog,
+    topic: string,
+    group: string,
+    start: GroupStart,
+    options: GroupFeedOptions,
+    logger: Logger,
+    onEmpty: () => void,
+  ): Promise<GroupFeed> {
+    const feed = new GroupFeed(topic, options, logger, onEmpty);
+    try {
+      feed.#membership = await log.joinGroup(topic, group, start, {
+        assigned: (partitions) => feed.#assigned(partitions),
+        revoked: (partitions) => feed.#revoked(partitions),
+        records: (records) => feed.#deliver(records),
+      });
+    } catch (error) {
+      clearInterval(feed.#sweeper);
+      throw error;
+    }
+    return feed;
+  }
+
+  /** Number of member sockets. */
+  get size(): number {
+    return this.#members.length;
+  }
+
+  /** Adds a member socket; false when the feed has already left the group. */
+  attach(subscriber: Subscriber, filter: EventFilter): boolean {
+    if (this.#left) return false;
+    this.#members.push({ subscriber, filter });
+    return true;
+  }
+
+  /** Removes a member; its unacked events go to the others. The last one out leaves the group. */
+  detach(subscriber: Subscriber): void {
+    const at = this.#members.findIndex((m) => m.subscriber === subscriber);
+    if (at === -1) return;
+    const [gone] = this.#members.splice(at, 1);
+    if (this.#members.length === 0) {
+      this.#left = true;
+      this.#onEmpty();
+      clearInterval(this.#sweeper);
+      // Unacked events stay uncommitted: the group's next owner of each partition gets them again.
+      void this.#membership?.close();
+      return;
+    }
+    for (const [partition, state] of this.#partitions) {
+      for (const entry of state.inFlight.values()) {
+        if (entry.member === gone) this.#send(partition, entry, this.#ownerOf(partition));
+      }
+    }
+  }
+
+  /**
+   * Acks everything up to `cursor` delivered to `subscriber` (acks are cumulative per partition).
+   *
+   * @throws {InvalidCursorError} for a cursor of another topic or beyond what was sent.
+   */
+  ack(subscriber: Subscriber, cursor: Cursor): void {
+    if (cursor.topic !== this.#topic) {
+      throw new InvalidCursorError("The cursor belongs to another topic");
+    }
+    const now = Date.now();
+    for (const [partition, next] of cursor.next) {
+      const state = this.#partitions.get(partition);
+      if (!state) continue; // moved to another process; its new owner redelivers what was not committed
+      if (next > state.seen) {
+        throw new InvalidCursorError("The ack is for an event that was never sent");
+      }
+      for (const [offset, entry] of state.inFlight) {
+        if (offset >= next) break;
+        if (entry.member.subscriber !== subscriber) continue;
+        state.inFlight.delete(offset);
+        this.#acked.add(entry.delivery.envelope.event_id, now);
+      }
+      this.#afterProgress(partition, state);
+    }
+  }
+
+  #assigned(partitions: number[]): void {
+    for (const p of partitions) {
+      this.#partitions.set(p, {
+        inFlight: new Map(),
+        seen: -1n,
+        committed: -1n,
+        committing: false,
+        paused: false,
+      });
+    }
+    this.#logger.log("info", "Group partitions assigned", { topic: this.#topic, partitions });
+  }
+
+  #revoked(partitions: number[]): void {
+    for (const p of partitions) this.#partitions.delete(p);
+    this.#logger.log("info", "Group partitions revoked", { topic: this.#topic, partitions });
+  }
+
+  /** Partitions go round-robin to members in join order, so each partition has one owner at a time. */
+  #ownerOf(partition: number): Member {
+    const owned = [...this.#partitions.keys()].sort((a, b) => a - b);
+    return this.#members[Math.max(0, owned.indexOf(partition)) % this.#members.length];
+  }
+
+  #deliver(records: StoredRecord[]): void {
+    if (this.#members.length === 0) return;
+    for (const record of records) {
+      const state = this.#partitions.get(record.partition);
+      if (!state) continue;
+      state.seen = record.offset + 1n;
+      const envelope = parseEnvelope(record.value);
+      const owner = this.#ownerOf(record.partition);
+      if (envelope && !this.#acked.has(envelope.event_id) && matches(owner.filter, envelope)) {
+        const cursor = encodeCursor({
+          topic: this.#topic,
+          next: new Map([[record.partition, state.seen]]),
+        });
+        const position = { partition: record.partition, offset: record.offset };
+        const entry = {
+          delivery: new Delivery(envelope, record.value, cursor, position, record.headers),
+          member: owner,
+          sentAt: 0,
+        };
+        state.inFlight.set(record.offset, entry);
+        this.#send(record.partition, entry, owner);
+      }
+      this.#afterProgress(record.partition, state);
+    }
+  }
+
+  #send(partition: number, entry: InFlight, member: Member): void {
+    entry.member = member;
+    entry.sentAt = Date.now();
+    if (!member.subscriber.send(entry.delivery)) {
+      this.detach(member.subscriber);
+      return;
+    }
+    if (!member.subscriber.acks) {
+      // Server-Sent Events cannot ack: an event counts as acked once written to the stream.
+      const state = this.#partitions.get(partition);
+      state?.inFlight.delete(entry.delivery.position!.offset);
+      this.#acked.add(entry.delivery.envelope.event_id, entry.sentAt);
+    }
+  }
+
+  /** Pauses or resumes the partition and commits up to its first unacked event. */
+  #afterProgress(partition: number, state: PartitionState): void {
+    const size = state.inFlight.size;
+    if (!state.paused && size >= this.#options.maxInFlight) {
+      state.paused = true;
+      this.#membership?.pause(partition);
+    } else if (state.paused && size <= this.#options.maxInFlight / 2) {
+      state.paused = false;
+      this.#membership?.resume(partition);
+    }
+    this.#commit(partition, state);
+  }
+
+  #commit(partition: number, state: PartitionState): void {
+    if (state.committing || state.seen < 0n || !this.#membership) return;
+    const first = state.inFlight.keys().next();
+    const target = first.done ? state.seen : first.value;
+    if (target <= state.committed) return;
+    state.committing = true;
+    this.#membership.commit(partition, target).finally(() => {
+      state.committed = target;
+      state.committing = false;
+      if (this.#partitions.get(partition) === state) this.#commit(partition, state);
+    });
+  }
+
+  #redeliverExpired(): void {
+    if (this.#members.length === 0) return;
+    const expiry = Date.now() - this.#options.ackTimeoutMs;
+    for (const [partition, state] of this.#partitions) {
+      for (const entry of state.inFlight.values()) {
+        if (entry.sentAt > expiry) continue;
+        const at = this.#members.indexOf(entry.member);
+        this.#send(partition, entry, this.#members[(at + 1) % this.#members.length]);
+      }
+    }
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Opens subscriptions: picks or shares the feed a request needs, attaches the
+ * subscriber, and tells it when it is live. Within a process, every
+ * `from=latest` subscriber of a topic shares one log reader, the sockets of a
+ * group share one group membership, and every live subscriber shares one bus
+ * subscription.
+ *
+ * @module
+ */
+import type { LiveBus } from "../bus/live_bus.ts";
+import type { EventLog } from "../log/event_log.ts";
+import type { Logger } from "../telemetry/logger.ts";
+import { decodeCursor, InvalidCursorError } from "./cursor.ts";
+import type { Subscriber } from "./delivery.ts";
+import { DurableFeed, LiveFeed } from "./feeds.ts";
+import { GroupFeed, type GroupFeedOptions } from "./group_feed.ts";
+import type { SubscriptionRequest } from "./request.ts";
+
+/** Options of {@linkcode Subscriptions}. */
+export interface SubscriptionsOptions {
+  /** The topic the live bus mirrors. */
+  liveTopic: string;
+  /** Subject prefix of the live bus. */
+  subjectPrefix: string;
+  /** Consumer-group settings. */
+  group: GroupFeedOptions;
+}
+
+/** An open subscription. */
+export interface Subscription {
+  /**
+   * Acks events up to `cursor`.
+   *
+   * @throws {InvalidCursorError} for a cursor that was not sent on this subscription.
+   */
+  ack(cursor: string): void;
+  /** Detaches the subscriber. */
+  close(): void;
+}
+
+/** The live lane carries only the mirrored topic. */
+export class LiveTopicError extends Error {
+  constructor(topic: string) {
+    super(`Live mode carries only topic "${topic}"`);
+    this.name = "LiveTopicError";
+  }
+}
+
+type AnyFeed = DurableFeed | LiveFeed | GroupFeed;
+
+/** The subscription manager of one gateway process. */
+export class Subscriptions {
+  readonly #log: EventLog;
+  readonly #bus: LiveBus;
+  readonly #options: SubscriptionsOptions;
+  readonly #logger: Logger;
+  readonly #latest = new Map<string, Promise<DurableFeed>>();
+  readonly #groups = new Map<string, Promise<GroupFeed>>();
+  #live?: Promise<LiveFeed>;
+  readonly #open = new Map<Subscriber, () => void>();
+
+  constructor(log: EventLog, bus: LiveBus, options: SubscriptionsOptions, logger: Logger) {
+    this.#log = log;
+    this.#bus = bus;
+    this.#options = options;
+    this.#logger = logger;
+  }
+
+  /** Subscribers connected now. */
+  get count(): number {
+    return this.#open.size;
+  }
+
+  /**
+   * Opens `request` for `subscriber` and sends it the `ready` frame.
+   *
+   * @throws {LiveTopicError} for a live subscription to another topic.
+   * @throws {Error} when the log or the bus cannot be read.
+   */
+  async open(request: SubscriptionRequest, subscriber: Subscriber): Promise<Subscription> {
+    const { topic, mode, group, filter } = request;
+    let feed: AnyFeed;
+    const info: Record<string, unknown> = { mode, topic };
+    if (mode === "live") {
+      if (topic !== this.#options.liveTopic) throw new LiveTopicError(this.#options.liveTopic);
+      feed = await this.#attach(
+        () =>
+          this.#live ??= LiveFeed.open(
+            this.#bus,
+            `${this.#options.subjectPrefix}.>`,
+            () => this.#live = undefined,
+          ),
+        subscriber,
+        request,
+      );
+    } else if (group) {
+      const key = `${topic}\u0000${group}`;
+      const start = request.from === "earliest" ? "earliest" : "latest";
+      feed = await this.#attach(
+        () => {
+          let opening = this.#groups.get(key);
+          if (!opening) {
+            opening = GroupFeed.open(
+              this.#log,
+              topic,
+              group,
+              start,
+              this.#options.group,
+              this.#logger,
+              () => this.#groups.delete(key),
+            );
+            this.#groups.set(key, opening);
+            opening.catch(() => this.#groups.delete(key));
+          }
+          return opening;
+        },
+        subscriber,
+        request,
+      );
+      info.group = group;
+    } else if (request.from === "latest") {
+      feed = await this.#attach(
+        () => {
+          let opening = this.#latest.get(topic);
+          if (!opening) {
+            opening = DurableFeed.open(
+              this.#log,
+              topic,
+              new Map(),
+              this.#logger,
+              () => this.#latest.delete(topic),
+            );
+            this.#latest.set(topic, opening);
+            opening.catch(() => this.#latest.delete(topic));
+          }
+          return opening;
+        },
+        subscriber,
+        request,
+      );
+    } else {
+      const from = new Map<number, bigint>();
+      for (const { partition, low } of await this.#log.offsets(topic)) {
+        const next = request.from === "earliest" ? undefined : request.from.next.get(partition);
+        from.set(partition, next === undefined || next < low ? low : next);
+      }
+      feed = await this.#attach(
+        () => DurableFeed.open(this.#log, topic, from, this.#logger, () => {}),
+        subscriber,
+        request,
+      );
+    }
+    if (feed instanceof DurableFeed) info.cursor = feed.cursor();
+    const close = () => {
+      this.#open.delete(subscriber);
+      feed.detach(subscriber);
+    };
+    this.#open.set(subscriber, close);
+    subscriber.ready(info);
+    return {
+      ack: (text) => {
+        const cursor = decodeCursor(text);
+        if (feed instanceof GroupFeed) return feed.ack(subscriber, cursor);
+        if (feed instanceof LiveFeed) {
+          throw new InvalidCursorError("Live events have no cursor to ack");
+        }
+        if (cursor.topic !== topic) {
+          throw new InvalidCursorError("The cursor belongs to another topic");
+        }
+      },
+      close,
+    };
+  }
+
+  /** Disconnects every subscriber (on shutdown). */
+  closeAll(): void {
+    for (const [subscriber, close] of this.#open) {
+      subscriber.close("shutdown");
+      close();
+    }
+  }
+
+  /** Attaches to the feed `get` gives, again if that feed stopped in the meantime. */
+  async #attach<F extends AnyFeed>(
+    get: () => Promise<F>,
+    subscriber: Subscriber,
+    request: SubscriptionRequest,
+  ): Promise<F> {
+    for (;;) {
+      const feed = await get();
+      if (feed.attach(subscriber, request.filter)) return feed;
+    }
+  }
+}
