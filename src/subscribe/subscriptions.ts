@@ -78,7 +78,7 @@ export class Subscriptions {
    * @throws {Error} when the log or the bus cannot be read.
    */
   async open(request: SubscriptionRequest, subscriber: Subscriber): Promise<Subscription> {
-    const { topic, mode, group, filter } = request;
+    const { topic, mode, group } = request;
     let feed: AnyFeed;
     const info: Record<string, unknown> = { mode, topic };
     if (mode === "live") {
