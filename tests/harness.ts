@@ -252,6 +252,21 @@ export interface SocketClient {
   close(): Promise<void>;
   /** Resolves with the close code and reason. */
   closed: Promise<{ code: number; reason: string }>;
+  /** Every event frame received so far, taken or not. */
+  seen: Frame[];
+}
+
+/** Waits until `condition` holds, checking every 20 ms. */
+export async function waitUntil(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Opens `/v1/subscribe?query` and waits for its `ready` frame (unless `ready` is false). */
@@ -262,11 +277,13 @@ export async function subscribeWs(
 ): Promise<SocketClient> {
   const ws = new WebSocket(`${url.replace("http", "ws")}/v1/subscribe?${query}`);
   const inbox = new Inbox<Frame>();
+  const seen: Frame[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.onclose = (e) => resolve({ code: e.code, reason: e.reason });
   });
   ws.onmessage = (e) => {
     const frame = JSON.parse(e.data);
+    if (frame.type === "event") seen.push(frame);
     if (frame.type !== "heartbeat") inbox.push(frame);
   };
   await new Promise<void>((resolve, reject) => {
@@ -293,6 +310,7 @@ export async function subscribeWs(
       await closed;
     },
     closed,
+    seen,
   };
   if (ready) {
     const first = await client.next();
