@@ -284,3 +284,74 @@ for (const backend of BACKENDS) {
     }
   });
 }
+
+Deno.test("kafka: two gateway processes share one group", async () => {
+  const env = await BACKENDS[1].env();
+  const one = await startGateway(env);
+  const two = await startGateway(env);
+  try {
+    const a = await subscribeWs(one.url, "group=shared");
+    const b = await subscribeWs(two.url, "group=shared");
+    const sent = await publish(one, Array.from({ length: 30 }, (_, i) => `p${i}`));
+    await waitUntil(
+      () => a.seen.length + b.seen.length >= sent.length,
+      "every event reached a member",
+    );
+    assert.deepEqual(
+      sorted(ids([...a.seen, ...b.seen])),
+      sorted(sent),
+      "each event went to exactly one process",
+    );
+    assert.ok(a.seen.length > 0 && b.seen.length > 0, `split ${a.seen.length}/${b.seen.length}`);
+    await Promise.all([a.close(), b.close()]);
+  } finally {
+    await Promise.all([one.stop(), two.stop()]);
+  }
+});
+
+/** A WebSocket client that completes the handshake and then never reads. */
+async function stalledSocket(url: string): Promise<Deno.Conn> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  await conn.write(new TextEncoder().encode(
+    `GET /v1/subscribe HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  ));
+  const head = new Uint8Array(1024);
+  const n = await conn.read(head);
+  assert.match(new TextDecoder().decode(head.subarray(0, n ?? 0)), /^HTTP\/1.1 101/);
+  return conn;
+}
+
+Deno.test("embedded: a slow consumer is disconnected while a fast one keeps receiving", async () => {
+  const env = await BACKENDS[0].env();
+  // Default limits (1,000 events / 1 MiB): a whole batch of 500 never overflows a client that reads.
+  const gateway = await startGateway(env);
+  const stalled = await stalledSocket(gateway.url);
+  try {
+    const fast = await subscribeWs(gateway.url);
+    let sent = 0;
+    const event = (i: number) => ({
+      event_type: "CustomerIdentified",
+      version: 1,
+      data: identification({ customer_id: `s${i}` }),
+    });
+    while (!gateway.lines.some((l) => l.includes("Slow consumer disconnected"))) {
+      const res = await gateway.post("/v1/events/batch", {
+        events: Array.from({ length: 500 }, (_, i) => event(sent + i)),
+      });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      sent += 500;
+      assert.ok(sent <= 100_000, "the stalled socket was never disconnected");
+    }
+    await waitUntil(
+      () => fast.seen.length >= sent,
+      `the fast subscriber got all ${sent} events`,
+      60_000,
+    );
+  } finally {
+    stalled.close();
+    await gateway.stop();
+  }
+});

@@ -208,8 +208,10 @@ export class KafkaLog implements EventLog {
     start: GroupStart,
     handler: GroupHandler,
   ): Promise<GroupMembership> {
+    await this.#positionNewGroup(topic, group, start);
     const consumer = this.#kafka.consumer({ groupId: group, maxWaitTimeInMs: 50 });
     let owned = new Set<number>();
+    const joined = Promise.withResolvers<void>();
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const now = new Set(payload.memberAssignment[topic] ?? []);
       const revoked = [...owned].filter((p) => !now.has(p));
@@ -217,7 +219,9 @@ export class KafkaLog implements EventLog {
       owned = now;
       if (revoked.length > 0) handler.revoked(revoked);
       if (assigned.length > 0) handler.assigned(assigned);
+      joined.resolve();
     });
+    consumer.on(consumer.events.CRASH, ({ payload }) => joined.reject(payload.error));
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: start === "earliest" });
     await consumer.run({
@@ -229,6 +233,12 @@ export class KafkaLog implements EventLog {
         return Promise.resolve();
       },
     });
+    try {
+      await joined.promise;
+    } catch (error) {
+      await consumer.disconnect();
+      throw error;
+    }
     this.#readers.add(consumer);
     return {
       ...this.#reader(topic, consumer),
@@ -245,6 +255,27 @@ export class KafkaLog implements EventLog {
         );
       },
     };
+  }
+
+  /**
+   * Commits a new group's start offsets before it first joins, so "latest"
+   * means the end of the log when the group was created, not whenever its
+   * members first fetch, and nothing published in between is missed.
+   */
+  async #positionNewGroup(topic: string, group: string, start: GroupStart): Promise<void> {
+    const [committed] = await this.#admin.fetchOffsets({ groupId: group, topics: [topic] });
+    if (committed?.partitions.some((p) => p.offset !== "-1")) return;
+    const offsets = await this.offsets(topic);
+    await this.#admin.setOffsets({
+      groupId: group,
+      topic,
+      partitions: offsets.map((o) => ({
+        partition: o.partition,
+        offset: String(start === "earliest" ? o.low : o.high),
+      })),
+    }).catch(() => {
+      // Another process created the group first: its offsets stand.
+    });
   }
 
   #reader(topic: string, consumer: Consumer): LogReader {
