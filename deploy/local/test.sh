@@ -5,13 +5,14 @@
 # what it started. Ends with the line "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+command -v deno >/dev/null || { echo "deno is not on PATH: run npx --yes deno@2.9.6 task test" >&2; exit 1; }
 
 services=deploy/local/services.sh
 bash "$services" start
 trap 'bash "$services" stop >/dev/null 2>&1 || true' EXIT
 
 static_failed=0
-for check in "fmt --check" "lint" "check main.ts src tests bench"; do
+for check in "fmt --check" "lint" "check main.ts src tests bench examples"; do
   echo "== deno $check"
   # shellcheck disable=SC2086
   deno $check || static_failed=$((static_failed + 1))
