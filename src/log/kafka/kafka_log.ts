@@ -208,7 +208,14 @@ export class KafkaLog implements EventLog {
     start: GroupStart,
     handler: GroupHandler,
   ): Promise<GroupMembership> {
-    await this.#positionNewGroup(topic, group, start);
+    // A new group starts where the log ends now (or begins), not wherever its members first
+    // fetch: its start offsets are sought before the first join and committed right after it,
+    // so nothing published after `ready` is missed, even across restarts.
+    const [committed] = await this.#admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const isNew = !committed?.partitions.some((p) => p.offset !== "-1");
+    const starts = isNew ? await this.offsets(topic) : [];
+    const startOf = (o: PartitionOffsets) => String(start === "earliest" ? o.low : o.high);
+    let firstJoin = true;
     const consumer = this.#kafka.consumer({ groupId: group, maxWaitTimeInMs: 50 });
     let owned = new Set<number>();
     const joined = Promise.withResolvers<void>();
@@ -219,7 +226,18 @@ export class KafkaLog implements EventLog {
       owned = now;
       if (revoked.length > 0) handler.revoked(revoked);
       if (assigned.length > 0) handler.assigned(assigned);
-      joined.resolve();
+      const initial = firstJoin
+        ? starts.filter((o) => now.has(o.partition)).map((o) => ({
+          topic,
+          partition: o.partition,
+          offset: startOf(o),
+        }))
+        : [];
+      firstJoin = false;
+      (initial.length > 0 ? consumer.commitOffsets(initial) : Promise.resolve()).then(
+        () => joined.resolve(),
+        (error) => joined.reject(error),
+      );
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => joined.reject(payload.error));
     await consumer.connect();
@@ -233,6 +251,7 @@ export class KafkaLog implements EventLog {
         return Promise.resolve();
       },
     });
+    for (const o of starts) consumer.seek({ topic, partition: o.partition, offset: startOf(o) });
     try {
       await joined.promise;
     } catch (error) {
@@ -255,27 +274,6 @@ export class KafkaLog implements EventLog {
         );
       },
     };
-  }
-
-  /**
-   * Commits a new group's start offsets before it first joins, so "latest"
-   * means the end of the log when the group was created, not whenever its
-   * members first fetch, and nothing published in between is missed.
-   */
-  async #positionNewGroup(topic: string, group: string, start: GroupStart): Promise<void> {
-    const [committed] = await this.#admin.fetchOffsets({ groupId: group, topics: [topic] });
-    if (committed?.partitions.some((p) => p.offset !== "-1")) return;
-    const offsets = await this.offsets(topic);
-    await this.#admin.setOffsets({
-      groupId: group,
-      topic,
-      partitions: offsets.map((o) => ({
-        partition: o.partition,
-        offset: String(start === "earliest" ? o.low : o.high),
-      })),
-    }).catch(() => {
-      // Another process created the group first: its offsets stand.
-    });
   }
 
   #reader(topic: string, consumer: Consumer): LogReader {
