@@ -6,10 +6,16 @@
  * `POST /v1/identifications` on the embedded and the Kafka backends at
  * concurrency 1, 16 and 64 (wrk), and at a fixed 2,000 events/s (open loop).
  * Each figure is the median of BENCH_REPEATS runs of BENCH_SECONDS.
+ *
+ * Subscriptions: POST-to-WebSocket latency at 1,000 events/s on the durable
+ * (Kafka) and live (NATS) lanes, fan-out deliveries/s to 1,000 subscribers,
+ * and resident memory per idle connection with 10,000 connections open
+ * (BENCH_CONNECTIONS).
  */
 import { Kafka, logLevel } from "kafkajs";
 import { CUSTOMER_IDENTIFIED_V1_EXAMPLE } from "../src/events/customer_identified.ts";
-import { KAFKA_BROKERS, startGateway, uniqueTopic } from "../tests/harness.ts";
+import { KAFKA_BROKERS, NATS_URL, startGateway, uniqueTopic } from "../tests/harness.ts";
+import { deliveryLatency, fanOut, memoryPerConnection } from "./subscribe.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const REPEATS = Number(Deno.env.get("BENCH_REPEATS") ?? 3);
@@ -221,7 +227,7 @@ await Deno.remove(dataDir, { recursive: true });
 
 const check = (label: string, ok: boolean | undefined, value: string) =>
   console.log(`${ok === undefined ? "SKIP" : ok ? "PASS" : "MISS"}  ${label}: ${value}`);
-console.log("\ntargets");
+console.log("\npublish targets");
 const k = all.get("kafka");
 check(
   "kafka, acks=all, c=64 >= 10,000 events/s",

@@ -32,6 +32,8 @@ export interface GatewayProcess {
   url: string;
   /** Every log line printed so far. */
   lines: string[];
+  /** Process id. */
+  pid: number;
   /** POSTs JSON to `path`. */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Sends `signal` and waits for the exit code. */
@@ -83,6 +85,7 @@ export async function startGateway(
   const gateway: GatewayProcess = {
     url,
     lines,
+    pid: child.pid,
     post: (path, body, headers = {}) =>
       fetch(url + path, {
         method: "POST",

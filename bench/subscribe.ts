@@ -1,0 +1,172 @@
+/**
+ * Subscription benchmarks for `deno task bench`: POST-to-WebSocket delivery
+ * latency on the durable and live lanes, fan-out to many subscribers, and
+ * resident memory per idle WebSocket connection.
+ */
+import { CUSTOMER_IDENTIFIED_V1_EXAMPLE } from "../src/events/customer_identified.ts";
+import { startGateway } from "../tests/harness.ts";
+
+const BODY = (i: number) =>
+  JSON.stringify({ ...CUSTOMER_IDENTIFIED_V1_EXAMPLE, customer_id: `cust${i % 500}` });
+
+/** Opens a WebSocket and resolves once its `ready` frame arrives. */
+function openSocket(
+  url: string,
+  query: string,
+  onEvent: (data: string) => void,
+): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace("http", "ws")}/v1/subscribe?${query}`);
+    let ready = false;
+    ws.onmessage = (e) => {
+      if (ready) return onEvent(e.data);
+      if (String(e.data).startsWith('{"type":"ready"')) {
+        ready = true;
+        resolve(ws);
+      }
+    };
+    ws.onerror = () => reject(new Error("WebSocket failed"));
+  });
+}
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+/** Latency from sending the POST to receiving the event on each lane, at `rate` events/s. */
+export async function deliveryLatency(
+  env: Record<string, string>,
+  rate: number,
+  seconds: number,
+): Promise<Record<string, { p50: number; p99: number; received: number; sent: number }>> {
+  const gateway = await startGateway(env);
+  const sentAt = new Map<string, number>();
+  const lanes: Record<string, number[]> = { durable: [], live: [] };
+  const record = (lane: string) => (data: string) => {
+    const id = data.match(/"event_id":"([^"]+)"/)?.[1];
+    const at = id === undefined ? undefined : sentAt.get(id);
+    if (at !== undefined) lanes[lane].push(performance.now() - at);
+  };
+  const sockets = [
+    await openSocket(gateway.url, "mode=durable", record("durable")),
+    await openSocket(gateway.url, "mode=live", record("live")),
+  ];
+  try {
+    const posts: Promise<void>[] = [];
+    const start = performance.now();
+    const total = rate * seconds;
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const id = `lat-${crypto.randomUUID()}`;
+      sentAt.set(id, performance.now());
+      posts.push(
+        fetch(`${gateway.url}/v1/identifications`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": id },
+          body: BODY(i),
+        }).then((r) => r.body?.cancel()),
+      );
+    }
+    await Promise.all(posts);
+    const deadline = Date.now() + 10_000;
+    while ((lanes.durable.length < total || lanes.live.length < total) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const out: Record<string, { p50: number; p99: number; received: number; sent: number }> = {};
+    for (const [lane, values] of Object.entries(lanes)) {
+      const sorted = [...values].sort((a, b) => a - b);
+      out[lane] = {
+        p50: quantile(sorted, 0.5),
+        p99: quantile(sorted, 0.99),
+        received: values.length,
+        sent: total,
+      };
+    }
+    return out;
+  } finally {
+    sockets.forEach((s) => s.close());
+    await gateway.stop();
+  }
+}
+
+/** Deliveries per second from one publisher to `subscribers` durable WebSocket subscribers. */
+export async function fanOut(
+  env: Record<string, string>,
+  subscribers: number,
+  events: number,
+): Promise<{ deliveriesPerSecond: number; seconds: number }> {
+  const gateway = await startGateway(env);
+  let delivered = 0;
+  const sockets: WebSocket[] = [];
+  try {
+    for (let i = 0; i < subscribers; i += 100) {
+      sockets.push(
+        ...await Promise.all(
+          Array.from(
+            { length: Math.min(100, subscribers - i) },
+            () => openSocket(gateway.url, "", () => delivered++),
+          ),
+        ),
+      );
+    }
+    const start = performance.now();
+    for (let i = 0; i < events; i += 500) {
+      const batch = Array.from({ length: Math.min(500, events - i) }, (_, j) => ({
+        event_type: "CustomerIdentified",
+        version: 1,
+        data: JSON.parse(BODY(i + j)),
+      }));
+      const res = await fetch(`${gateway.url}/v1/events/batch`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ events: batch }),
+      });
+      await res.body?.cancel();
+    }
+    const want = subscribers * events;
+    const deadline = Date.now() + 120_000;
+    while (delivered < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const seconds = (performance.now() - start) / 1000;
+    return { deliveriesPerSecond: delivered / seconds, seconds };
+  } finally {
+    sockets.forEach((s) => s.close());
+    await gateway.stop();
+  }
+}
+
+function residentBytes(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) * 1024;
+}
+
+/** Resident memory the gateway adds per idle WebSocket subscriber, with `connections` open. */
+export async function memoryPerConnection(
+  env: Record<string, string>,
+  connections: number,
+): Promise<{ bytesPerConnection: number; connections: number }> {
+  const gateway = await startGateway(env);
+  const sockets: WebSocket[] = [];
+  try {
+    sockets.push(await openSocket(gateway.url, "", () => {}));
+    const before = residentBytes(gateway.pid);
+    for (let i = 1; i < connections; i += 250) {
+      sockets.push(
+        ...await Promise.all(
+          Array.from(
+            { length: Math.min(250, connections - i) },
+            () => openSocket(gateway.url, "", () => {}),
+          ),
+        ),
+      );
+    }
+    const after = residentBytes(gateway.pid);
+    return {
+      bytesPerConnection: (after - before) / (sockets.length - 1),
+      connections: sockets.length,
+    };
+  } finally {
+    sockets.forEach((s) => s.close());
+    await gateway.stop();
+  }
+}
