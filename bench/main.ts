@@ -245,3 +245,59 @@ check(
   e.get("c=64")!.rate >= 15_000,
   fmt(e.get("c=64")!.rate),
 );
+
+console.log("\nsubscriptions");
+const streamingEnv: Record<string, string> = kafkaUp
+  ? {
+    TASTESYNC_KAFKA_BROKERS: KAFKA_BROKERS,
+    TASTESYNC_NATS_URL: NATS_URL,
+    TASTESYNC_KAFKA_TOPIC: uniqueTopic("bench-sub"),
+  }
+  : { TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-bench-" }) };
+const lanes = await deliveryLatency(streamingEnv, 1000, SECONDS);
+for (const [lane, r] of Object.entries(lanes)) {
+  console.log(
+    `${lane.padEnd(8)} lane at 1,000 events/s: POST-to-WebSocket p50 ${fmt(r.p50, 2)} ms, p99 ${
+      fmt(r.p99, 2)
+    } ms (${r.received}/${r.sent} received)`,
+  );
+}
+const fan = await fanOut(streamingEnv, 1000, 200);
+console.log(
+  `fan-out, 200 events to 1,000 WebSocket subscribers: ${
+    fmt(fan.deliveriesPerSecond)
+  } deliveries/s`,
+);
+const connections = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 10_000);
+const memory = await memoryPerConnection(
+  { TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-bench-" }) },
+  connections,
+);
+console.log(
+  `memory, ${fmt(memory.connections)} idle WebSocket connections: ${
+    fmt(memory.bytesPerConnection / 1024, 1)
+  } KiB each`,
+);
+
+console.log("\nsubscription targets");
+const kafkaLanes = kafkaUp ? lanes : undefined;
+check(
+  "durable (Kafka) lane p99 <= 25 ms",
+  kafkaLanes && kafkaLanes.durable.p99 <= 25,
+  kafkaLanes ? fmt(kafkaLanes.durable.p99, 2) + " ms" : "-",
+);
+check(
+  "live (NATS) lane p99 <= 5 ms",
+  kafkaLanes && kafkaLanes.live.p99 <= 5,
+  kafkaLanes ? fmt(kafkaLanes.live.p99, 2) + " ms" : "-",
+);
+check(
+  ">= 20,000 deliveries/s fan-out",
+  fan.deliveriesPerSecond >= 20_000,
+  fmt(fan.deliveriesPerSecond),
+);
+check(
+  "<= 32 KiB per idle connection",
+  memory.bytesPerConnection <= 32 * 1024,
+  fmt(memory.bytesPerConnection / 1024, 1) + " KiB",
+);
