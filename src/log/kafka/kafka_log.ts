@@ -9,12 +9,15 @@ import {
   type Admin,
   type Consumer,
   type IHeaders,
+  type ISocketFactory,
   Kafka,
   type KafkaMessage,
   logLevel,
   type Producer,
 } from "kafkajs";
 import "./kafkajs_patch.ts";
+import { connect as connectTcp, isIP } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { EventLogUnavailableError } from "../../errors.ts";
 import type { Logger } from "../../telemetry/logger.ts";
 import { DedupWindow } from "../dedup_window.ts";
@@ -73,6 +76,20 @@ interface Pending {
 
 const READY_PROBE_TIMEOUT_MS = 1500;
 
+/**
+ * kafkajs' socket factory with Nagle's algorithm turned off: small produce and
+ * fetch requests go out at once instead of waiting on the peer's delayed ACK,
+ * which otherwise adds tens of milliseconds to tail latency.
+ */
+const noDelaySockets: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket = ssl
+    ? connectTls({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+    : connectTcp({ host, port }, onConnect);
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, 60_000);
+  return socket;
+};
+
 /** An {@linkcode EventLog} on Apache Kafka. */
 export class KafkaLog implements EventLog {
   readonly backend = "kafka";
@@ -99,6 +116,7 @@ export class KafkaLog implements EventLog {
     this.#kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
+      socketFactory: noDelaySockets,
       connectionTimeout: options.connectionTimeoutMs,
       requestTimeout: options.requestTimeoutMs,
       retry: {
