@@ -17,6 +17,7 @@ import { subscriptionRoutes } from "./http/subscribe.ts";
 import { Publisher } from "./publish/publisher.ts";
 import { Subscriptions } from "./subscribe/subscriptions.ts";
 import type { Logger } from "./telemetry/logger.ts";
+import { Metrics } from "./telemetry/metrics.ts";
 
 /** A built gateway. */
 export interface Gateway {
@@ -28,8 +29,8 @@ export interface Gateway {
   bus: LiveBus;
   /** Subscriptions of this process. */
   subscriptions: Subscriptions;
-  /** Slow consumers disconnected so far, by transport. */
-  slowConsumers: { websocket: number; sse: number };
+  /** Prometheus metrics. */
+  metrics: Metrics;
   /** Flushes in-flight appends, then disconnects the log and the bus. */
   close(): Promise<void>;
 }
@@ -73,9 +74,11 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   const log = createEventLog(config, logger);
   const bus = createLiveBus(config, logger);
   const registry = new EventRegistry();
+  const metrics = new Metrics();
   const publisher = new Publisher(log, bus, {
     topic: config.kafka.topic,
     subjectPrefix: config.nats.subject_prefix,
+    onMirrorDropped: () => metrics.mirrorFailures.inc(),
   });
   const app = createApp({
     publisher,
@@ -83,6 +86,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     log,
     bus,
     logger,
+    metrics,
     bodyLimitBytes: config.http.body_limit_bytes,
     batchBodyLimitBytes: config.http.batch_body_limit_bytes,
   });
@@ -96,7 +100,12 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       dedupWindowMs: config.dedup.window,
     },
   }, logger);
-  const slowConsumers = { websocket: 0, sse: 0 };
+  metrics.onScrape(async () => {
+    metrics.consumerLag.reset();
+    for (const { group, partition, lag } of await subscriptions.consumerLag()) {
+      metrics.consumerLag.set({ group, partition: String(partition) }, lag);
+    }
+  });
   subscriptionRoutes(app, {
     subscriptions,
     defaultTopic: config.kafka.topic,
@@ -108,17 +117,14 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       sseRetryMs: s.sse_retry,
     },
     logger,
-    onSlowConsumer: (transport) => {
-      slowConsumers[transport]++;
-      logger.log("warn", "Slow consumer disconnected", { transport });
-    },
+    metrics,
   });
   return {
     app,
     log,
     bus,
     subscriptions,
-    slowConsumers,
+    metrics,
     async close() {
       await log.close();
       await bus.close();

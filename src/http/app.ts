@@ -13,10 +13,17 @@ import { type Validated, validateEnvelope, validateIdentification } from "../eve
 import type { EventLog } from "../log/event_log.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import type { Logger } from "../telemetry/logger.ts";
+import type { Metrics, PublishErrorReason, PublishResult } from "../telemetry/metrics.ts";
 import { inSpan, inSpanSync, withRemoteContext } from "../telemetry/tracing.ts";
 import { readJsonBody } from "./json_body.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
-import { type Problem, problem, problemResponse } from "./problem.ts";
+import {
+  type Problem,
+  problem,
+  problemResponse,
+  type ProblemType,
+  problemType,
+} from "./problem.ts";
 
 /** Most events in one `POST /v1/events/batch`. */
 export const MAX_BATCH_EVENTS = 500;
@@ -35,6 +42,8 @@ export interface AppDeps {
   bus: LiveBus;
   /** Structured logger. */
   logger: Logger;
+  /** Prometheus metrics. */
+  metrics: Metrics;
   /** Largest body of a single event, in bytes. */
   bodyLimitBytes: number;
   /** Largest body of a batch, in bytes. */
@@ -43,9 +52,39 @@ export interface AppDeps {
 
 type Outcome = { status: number; body: Record<string, unknown> | Problem };
 
+/** How each problem counts in the publish metrics. */
+const FAILURES: Partial<Record<ProblemType, [PublishResult, PublishErrorReason]>> = {
+  "malformed-json": ["rejected", "malformed_json"],
+  "body-too-large": ["rejected", "too_large"],
+  "unsupported-media-type": ["rejected", "unsupported_media_type"],
+  "validation-failed": ["rejected", "validation"],
+  "event-id-conflict": ["conflict", "conflict"],
+  "log-unavailable": ["unavailable", "log_unavailable"],
+  "internal": ["error", "internal"],
+};
+
 /** Builds the gateway's Hono app. */
 export function createApp(deps: AppDeps): Hono {
-  const { publisher, registry, log, bus, logger } = deps;
+  const { publisher, registry, log, bus, logger, metrics } = deps;
+
+  /** Counts one publish attempt; `eventType` is a registered type or `unknown`. */
+  const count = (eventType: string, outcome: Outcome): Outcome => {
+    if (outcome.status < 400) {
+      const duplicate = outcome.status === 200;
+      metrics.published.inc({
+        event_type: eventType,
+        result: duplicate ? "duplicate" : "accepted",
+      });
+      if (duplicate) metrics.dedupHits.inc();
+      return outcome;
+    }
+    const [result, reason] = FAILURES[problemType(outcome.body as Problem)] ??
+      ["error", "internal"];
+    metrics.published.inc({ event_type: eventType, result });
+    metrics.publishErrors.inc({ reason });
+    return outcome;
+  };
+  const rejected = (p: Problem): Outcome => count("unknown", { status: p.status, body: p });
   const app = new Hono();
 
   app.use("*", (c, next) => {
@@ -63,13 +102,20 @@ export function createApp(deps: AppDeps): Hono {
       }));
   });
 
-  const publishValidated = async (validated: Validated): Promise<Outcome> => {
+  const publishValidated = async (validated: Validated, typeHint = "unknown"): Promise<Outcome> => {
     if (!validated.ok) {
-      return {
+      return count(typeHint, {
         status: 422,
         body: problem("validation-failed", "See errors for each field", validated.errors),
-      };
+      });
     }
+    const started = performance.now();
+    const outcome = await append(validated);
+    metrics.publishDuration.observe({ backend: log.backend }, (performance.now() - started) / 1000);
+    return count(validated.type.type, outcome);
+  };
+
+  const append = async (validated: Validated & { ok: true }): Promise<Outcome> => {
     try {
       const result = await publisher.publish(validated.envelope, validated.type);
       return { status: result.duplicate ? 200 : 202, body: { ...result } };
@@ -95,17 +141,17 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post("/v1/identifications", async (c) => {
     const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
-    if (!read.ok) return read.response;
+    if (!read.ok) return respond(rejected(read.problem));
     const validated = inSpanSync(
       "validate",
       () => validateIdentification(registry, read.body, c.req.header("idempotency-key")),
     );
-    return respond(await publishValidated(validated));
+    return respond(await publishValidated(validated, "CustomerIdentified"));
   });
 
   app.post("/v1/events", async (c) => {
     const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
-    if (!read.ok) return read.response;
+    if (!read.ok) return respond(rejected(read.problem));
     return respond(
       await publishValidated(inSpanSync("validate", () => validateEnvelope(registry, read.body))),
     );
@@ -113,14 +159,14 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post("/v1/events/batch", async (c) => {
     const read = await readJsonBody(c.req.raw, deps.batchBodyLimitBytes);
-    if (!read.ok) return read.response;
+    if (!read.ok) return respond(rejected(read.problem));
     const body = read.body as { events?: unknown };
     const events = body?.events;
     if (!Array.isArray(events) || events.length === 0 || events.length > MAX_BATCH_EVENTS) {
-      return problemResponse(problem("validation-failed", "See errors", [{
+      return respond(rejected(problem("validation-failed", "See errors", [{
         pointer: "/events",
         detail: `must be an array of 1 to ${MAX_BATCH_EVENTS} events`,
-      }]));
+      }])));
     }
     const outcomes = await Promise.all(
       events.map((e) => publishValidated(validateEnvelope(registry, e))),
@@ -131,6 +177,11 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.get("/metrics", async (c) => {
+    const { contentType, body } = await metrics.render();
+    return c.body(body, 200, { "content-type": contentType });
+  });
 
   app.get("/readyz", async (c) => {
     const logUp = await log.ready();

@@ -7,6 +7,7 @@ import { DedupWindow } from "../log/dedup_window.ts";
 import type { AppendResult, EventLog, LogRecord } from "../log/event_log.ts";
 import { Publisher } from "../publish/publisher.ts";
 import { jsonLogger } from "../telemetry/logger.ts";
+import { Metrics } from "../telemetry/metrics.ts";
 import { createApp } from "./app.ts";
 
 /** An in-memory log for this module's tests: one partition, dedup by window. */
@@ -44,6 +45,7 @@ function setup(limits = { bodyLimitBytes: 1024, batchBodyLimitBytes: 1024 * 1024
   const publisher = new Publisher(log, bus, {
     topic: "customer-events",
     subjectPrefix: "notifications",
+    onMirrorDropped: () => {},
   });
   const app = createApp({
     publisher,
@@ -51,6 +53,7 @@ function setup(limits = { bodyLimitBytes: 1024, batchBodyLimitBytes: 1024 * 1024
     log,
     bus,
     logger: jsonLogger("error", () => {}),
+    metrics: new Metrics(),
     ...limits,
   });
   const post = (

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { problem, problemResponse } from "./problem.ts";
+import { type Problem, problem } from "./problem.ts";
 
-/** The parsed body, or the problem response to send. */
-export type JsonBody = { ok: true; body: unknown } | { ok: false; response: Response };
+/** The parsed body, or the problem to answer with. */
+export type JsonBody = { ok: true; body: unknown } | { ok: false; problem: Problem };
 
 const decoder = new TextDecoder();
 
@@ -51,24 +51,20 @@ export async function readJsonBody(request: Request, limit: number): Promise<Jso
   if (!isJson(request.headers.get("content-type"))) {
     return {
       ok: false,
-      response: problemResponse(
-        problem("unsupported-media-type", "Send the body as application/json"),
-      ),
+      problem: problem("unsupported-media-type", "Send the body as application/json"),
     };
   }
   const text = await readText(request, limit);
   if (text === undefined) {
     return {
       ok: false,
-      response: problemResponse(
-        problem("body-too-large", `The body must be at most ${limit} bytes`),
-      ),
+      problem: problem("body-too-large", `The body must be at most ${limit} bytes`),
     };
   }
   try {
     return { ok: true, body: JSON.parse(text) };
   } catch (error) {
     const detail = error instanceof SyntaxError ? error.message : "The body is not JSON";
-    return { ok: false, response: problemResponse(problem("malformed-json", detail)) };
+    return { ok: false, problem: problem("malformed-json", detail) };
   }
 }

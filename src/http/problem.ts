@@ -36,10 +36,17 @@ export interface Problem {
   errors?: FieldError[];
 }
 
+const TYPE_PREFIX = "/docs#problem-";
+
+/** The problem type name of `body`. */
+export function problemType(body: Problem): ProblemType {
+  return body.type.slice(TYPE_PREFIX.length) as ProblemType;
+}
+
 /** Builds a problem body of `type`. */
 export function problem(type: ProblemType, detail: string, errors?: FieldError[]): Problem {
   const { status, title } = PROBLEMS[type];
-  return { type: `/docs#problem-${type}`, title, status, detail, ...(errors ? { errors } : {}) };
+  return { type: `${TYPE_PREFIX}${type}`, title, status, detail, ...(errors ? { errors } : {}) };
 }
 
 /** A problem as an `application/problem+json` response. */

@@ -20,6 +20,7 @@ import {
   type Subscriptions,
 } from "../subscribe/subscriptions.ts";
 import type { Logger } from "../telemetry/logger.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
 import { problem, problemResponse } from "./problem.ts";
 
 /** Limits of one subscription connection. */
@@ -46,8 +47,46 @@ export interface SubscribeDeps {
   limits: ConnectionLimits;
   /** Structured logger. */
   logger: Logger;
-  /** Called for every client disconnected because it could not keep up. */
-  onSlowConsumer: (transport: "websocket" | "sse") => void;
+  /** Prometheus metrics. */
+  metrics: Metrics;
+}
+
+type Transport = "websocket" | "sse";
+
+/** Counts deliveries and disconnects of one subscription in the metrics. */
+class Meter {
+  readonly #metrics: Metrics;
+  readonly #logger: Logger;
+  readonly #labels: { mode: string; transport: Transport };
+  #open = false;
+
+  constructor(deps: SubscribeDeps, mode: string, transport: Transport) {
+    this.#metrics = deps.metrics;
+    this.#logger = deps.logger;
+    this.#labels = { mode, transport };
+  }
+
+  opened(): void {
+    this.#open = true;
+    this.#metrics.subscribers.inc(this.#labels);
+  }
+
+  closed(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#metrics.subscribers.dec(this.#labels);
+  }
+
+  delivered(delivery: Delivery): void {
+    this.#metrics.delivered.inc(this.#labels);
+    const lag = (Date.now() - Date.parse(delivery.envelope.timestamp)) / 1000;
+    if (lag >= 0) this.#metrics.deliveryLag.observe(this.#labels, lag);
+  }
+
+  slow(): void {
+    this.#metrics.slowConsumers.inc({ transport: this.#labels.transport });
+    this.#logger.log("warn", "Slow consumer disconnected", this.#labels);
+  }
 }
 
 /** WebSocket close codes, by cause. */
@@ -126,14 +165,14 @@ class WebSocketSubscriber implements Subscriber {
   readonly acks = true;
   readonly #socket: WebSocket;
   readonly #limits: ConnectionLimits;
-  readonly #onSlow: () => void;
+  readonly #meter: Meter;
   readonly #queue = new SendQueue();
   #closed = false;
 
-  constructor(socket: WebSocket, limits: ConnectionLimits, onSlow: () => void) {
+  constructor(socket: WebSocket, limits: ConnectionLimits, meter: Meter) {
     this.#socket = socket;
     this.#limits = limits;
-    this.#onSlow = onSlow;
+    this.#meter = meter;
   }
 
   send(delivery: Delivery): boolean {
@@ -144,12 +183,13 @@ class WebSocketSubscriber implements Subscriber {
       this.#queue.pending(buffered) >= this.#limits.maxQueueEvents ||
       buffered + frame.length > this.#limits.maxQueueBytes
     ) {
-      this.#onSlow();
+      this.#meter.slow();
       this.close("slow-consumer");
       return false;
     }
     this.#socket.send(frame);
     this.#queue.push(frame.length);
+    this.#meter.delivered(delivery);
     return true;
   }
 
@@ -183,16 +223,16 @@ class SseSubscriber implements Subscriber {
   readonly acks = false;
   readonly stream: ReadableStream<Uint8Array>;
   readonly #limits: ConnectionLimits;
-  readonly #onSlow: () => void;
+  readonly #meter: Meter;
   readonly #queue = new SendQueue();
   readonly #onDone: () => void;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #closed = false;
 
-  constructor(limits: ConnectionLimits, onSlow: () => void, onDone: () => void) {
+  constructor(limits: ConnectionLimits, meter: Meter, onDone: () => void) {
     this.#onDone = onDone;
     this.#limits = limits;
-    this.#onSlow = onSlow;
+    this.#meter = meter;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -213,12 +253,13 @@ class SseSubscriber implements Subscriber {
       this.#queue.pending(Math.max(0, buffered)) >= this.#limits.maxQueueEvents ||
       buffered + frame.byteLength > this.#limits.maxQueueBytes
     ) {
-      this.#onSlow();
+      this.#meter.slow();
       this.close("slow-consumer");
       return false;
     }
     this.#controller.enqueue(frame);
     this.#queue.push(frame.byteLength);
+    this.#meter.delivered(delivery);
     return true;
   }
 
@@ -259,18 +300,16 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
       return problemResponse(problem("upgrade-required", "Open this URL as a WebSocket"));
     }
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    const subscriber = new WebSocketSubscriber(
-      socket,
-      limits,
-      () => deps.onSlowConsumer("websocket"),
-    );
+    const meter = new Meter(deps, parsed.request.mode, "websocket");
+    const subscriber = new WebSocketSubscriber(socket, limits, meter);
     let subscription: Subscription | undefined;
     let stopBeat = () => {};
     socket.onopen = () => {
       open(parsed.request, subscriber).then((s) => {
         subscription = s;
-        if (socket.readyState !== WebSocket.OPEN) s.close();
-        else stopBeat = heartbeats.add(() => subscriber.raw({ type: "heartbeat" }));
+        if (socket.readyState !== WebSocket.OPEN) return s.close();
+        meter.opened();
+        stopBeat = heartbeats.add(() => subscriber.raw({ type: "heartbeat" }));
       }, (error) => subscriber.fail(CLOSE_CODES.unavailable, "unavailable", describe(error)));
     };
     socket.onmessage = (event) => {
@@ -287,6 +326,7 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
     };
     socket.onclose = () => {
       stopBeat();
+      meter.closed();
       subscription?.close();
     };
     socket.onerror = () => {};
@@ -302,8 +342,10 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
     if (!parsed.ok) return badRequest(parsed.errors);
     let subscription: Subscription | undefined;
     let stopBeat = () => {};
-    const subscriber = new SseSubscriber(limits, () => deps.onSlowConsumer("sse"), () => {
+    const meter = new Meter(deps, parsed.request.mode, "sse");
+    const subscriber = new SseSubscriber(limits, meter, () => {
       stopBeat();
+      meter.closed();
       subscription?.close();
     });
     try {
@@ -314,6 +356,7 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
       }
       return problemResponse(problem("log-unavailable", describe(error)), { "retry-after": "1" });
     }
+    meter.opened();
     stopBeat = heartbeats.add(() => subscriber.write(": heartbeat\n\n"));
     return new Response(subscriber.stream, {
       headers: {

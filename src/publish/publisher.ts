@@ -27,6 +27,8 @@ export interface PublisherOptions {
   topic: string;
   /** Prefix of live-bus subjects: `<prefix>.<type subject>`. */
   subjectPrefix: string;
+  /** Called for each event the live bus dropped. */
+  onMirrorDropped: () => void;
 }
 
 /**
@@ -110,6 +112,7 @@ export class Publisher {
       headers: { ...trace, "Nats-Msg-Id": envelope.event_id },
     });
     span.setAttribute("tastesync.mirrored", sent);
+    if (!sent) this.#options.onMirrorDropped();
     span.end();
   }
 }

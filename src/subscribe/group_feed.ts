@@ -123,6 +123,15 @@ export class GroupFeed {
     return feed;
   }
 
+  /** The committed offset of each partition owned here (once something was committed). */
+  committed(): Map<number, bigint> {
+    const out = new Map<number, bigint>();
+    for (const [p, state] of this.#partitions) {
+      if (state.committed >= 0n) out.set(p, state.committed);
+    }
+    return out;
+  }
+
   /** Number of member sockets. */
   get size(): number {
     return this.#members.length;

@@ -172,6 +172,21 @@ export class Subscriptions {
     };
   }
 
+  /** Records behind the end of the log, per group and partition owned by this process. */
+  async consumerLag(): Promise<{ group: string; partition: number; lag: number }[]> {
+    const out: { group: string; partition: number; lag: number }[] = [];
+    for (const [key, opening] of this.#groups) {
+      const [topic, group] = key.split("\u0000");
+      const committed = (await opening.catch(() => undefined))?.committed();
+      if (!committed || committed.size === 0) continue;
+      const ends = new Map((await this.#log.offsets(topic)).map((o) => [o.partition, o.high]));
+      for (const [partition, offset] of committed) {
+        out.push({ group, partition, lag: Number((ends.get(partition) ?? offset) - offset) });
+      }
+    }
+    return out;
+  }
+
   /** Disconnects every subscriber (on shutdown). */
   closeAll(): void {
     for (const [subscriber, close] of this.#open) {

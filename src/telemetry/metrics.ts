@@ -1,0 +1,137 @@
+/**
+ * Prometheus metrics (prom-client): one registry, one name prefix, base units,
+ * low-cardinality labels only (never customer or event ids).
+ *
+ * @module
+ */
+import client from "prom-client";
+
+/** Prefix of every metric name. */
+export const METRIC_PREFIX = "tastesync_";
+
+/** Result label of a publish attempt. */
+export type PublishResult =
+  | "accepted"
+  | "duplicate"
+  | "rejected"
+  | "conflict"
+  | "unavailable"
+  | "error";
+/** Reason label of a failed publish. */
+export type PublishErrorReason =
+  | "malformed_json"
+  | "too_large"
+  | "unsupported_media_type"
+  | "validation"
+  | "conflict"
+  | "log_unavailable"
+  | "internal";
+
+const LATENCY_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+];
+
+/** The gateway's metrics. */
+export class Metrics {
+  /** The registry `/metrics` renders. */
+  readonly registry = new client.Registry();
+  /** Publish attempts by event type and result. */
+  readonly published = new client.Counter({
+    name: `${METRIC_PREFIX}events_published_total`,
+    help: "Publish attempts, by event type and result.",
+    labelNames: ["event_type", "result"] as const,
+    registers: [this.registry],
+  });
+  /** Failed publishes by reason. */
+  readonly publishErrors = new client.Counter({
+    name: `${METRIC_PREFIX}publish_errors_total`,
+    help: "Publishes that failed, by reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  /** Time from request to durable acknowledgement. */
+  readonly publishDuration = new client.Histogram({
+    name: `${METRIC_PREFIX}publish_duration_seconds`,
+    help: "Time from the publish request to the durable log's acknowledgement.",
+    labelNames: ["backend"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  /** Events sent to subscribers. */
+  readonly delivered = new client.Counter({
+    name: `${METRIC_PREFIX}events_delivered_total`,
+    help: "Events sent to subscribers, by mode and transport.",
+    labelNames: ["mode", "transport"] as const,
+    registers: [this.registry],
+  });
+  /** Event timestamp to send. */
+  readonly deliveryLag = new client.Histogram({
+    name: `${METRIC_PREFIX}delivery_lag_seconds`,
+    help: "Time from the event's timestamp to its send to a subscriber.",
+    labelNames: ["mode", "transport"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  /** Connected subscribers. */
+  readonly subscribers = new client.Gauge({
+    name: `${METRIC_PREFIX}subscribers`,
+    help: "Connected subscribers, by mode and transport.",
+    labelNames: ["mode", "transport"] as const,
+    registers: [this.registry],
+  });
+  /** Subscribers disconnected for overflowing their queue. */
+  readonly slowConsumers = new client.Counter({
+    name: `${METRIC_PREFIX}slow_consumer_disconnects_total`,
+    help: "Subscribers disconnected because their send queue overflowed.",
+    labelNames: ["transport"] as const,
+    registers: [this.registry],
+  });
+  /** Publishes answered as duplicates. */
+  readonly dedupHits = new client.Counter({
+    name: `${METRIC_PREFIX}dedup_hits_total`,
+    help: "Publishes of an event id already in the log (answered as duplicates).",
+    registers: [this.registry],
+  });
+  /** Events the live mirror dropped. */
+  readonly mirrorFailures = new client.Counter({
+    name: `${METRIC_PREFIX}nats_mirror_failures_total`,
+    help: "Events that could not be mirrored to the live bus.",
+    registers: [this.registry],
+  });
+  /** Records behind the end of the log, per consumer group and partition owned here. */
+  readonly consumerLag = new client.Gauge({
+    name: `${METRIC_PREFIX}kafka_consumer_lag`,
+    help: "Records between a consumer group's committed offset and the end of the partition.",
+    labelNames: ["group", "partition"] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+  }
+
+  /** Sets what `collect` reports for subscribers and consumer lag at each scrape. */
+  onScrape(collect: () => Promise<void>): void {
+    this.#collect = collect;
+  }
+
+  #collect: () => Promise<void> = () => Promise.resolve();
+
+  /** The Prometheus text exposition. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    await this.#collect();
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
