@@ -112,6 +112,20 @@ export function createApp(deps: AppDeps): Hono {
     const started = performance.now();
     const outcome = await append(validated);
     metrics.publishDuration.observe({ backend: log.backend }, (performance.now() - started) / 1000);
+    if (logger.enabled("debug")) {
+      const { event_id, event_type, partition, offset, duplicate } = outcome.body as Record<
+        string,
+        unknown
+      >;
+      logger.log("debug", "Publish", {
+        status: outcome.status,
+        event_id,
+        event_type,
+        partition,
+        offset,
+        duplicate,
+      });
+    }
     return count(validated.type.type, outcome);
   };
 

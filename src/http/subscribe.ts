@@ -21,6 +21,7 @@ import {
 } from "../subscribe/subscriptions.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
+import { inSpanSync } from "../telemetry/tracing.ts";
 import { problem, problemResponse } from "./problem.ts";
 
 /** Limits of one subscription connection. */
@@ -79,6 +80,12 @@ class Meter {
 
   delivered(delivery: Delivery): void {
     this.#metrics.delivered.inc(this.#labels);
+    if (this.#logger.enabled("debug")) {
+      this.#logger.log("debug", "Delivery", {
+        event_id: delivery.envelope.event_id,
+        ...this.#labels,
+      });
+    }
     const lag = (Date.now() - Date.parse(delivery.envelope.timestamp)) / 1000;
     if (lag >= 0) this.#metrics.deliveryLag.observe(this.#labels, lag);
   }
@@ -187,7 +194,7 @@ class WebSocketSubscriber implements Subscriber {
       this.close("slow-consumer");
       return false;
     }
-    this.#socket.send(frame);
+    inSpanSync("websocket.send", () => this.#socket.send(frame));
     this.#queue.push(frame.length);
     this.#meter.delivered(delivery);
     return true;
@@ -257,7 +264,7 @@ class SseSubscriber implements Subscriber {
       this.close("slow-consumer");
       return false;
     }
-    this.#controller.enqueue(frame);
+    inSpanSync("sse.send", () => this.#controller.enqueue(frame));
     this.#queue.push(frame.byteLength);
     this.#meter.delivered(delivery);
     return true;

@@ -9,6 +9,7 @@ import type { LiveBus } from "../bus/live_bus.ts";
 import type { Envelope } from "../events/envelope.ts";
 import type { EventLog, LogReader, StoredRecord } from "../log/event_log.ts";
 import type { Logger } from "../telemetry/logger.ts";
+import { inSpanSync, startConsumerSpan, withContext } from "../telemetry/tracing.ts";
 import { encodeCursor } from "./cursor.ts";
 import { Delivery, type Subscriber } from "./delivery.ts";
 import { type EventFilter, matches } from "./filter.ts";
@@ -23,6 +24,15 @@ export function parseEnvelope(json: string): Envelope<Record<string, unknown>> |
   } catch {
     return undefined;
   }
+}
+
+/** Span attributes of a record read from the log. */
+export function readAttributes(record: StoredRecord): Record<string, string> {
+  return {
+    "messaging.destination.name": record.topic,
+    "messaging.destination.partition.id": String(record.partition),
+    "messaging.kafka.offset": String(record.offset),
+  };
 }
 
 /** Subscribers attached to one feed, each with its filter. */
@@ -59,9 +69,18 @@ abstract class Feed {
   protected abstract stop(): Promise<void>;
 
   protected fanOut(delivery: Delivery): void {
-    for (const [subscriber, filter] of this.#subscribers) {
-      if (matches(filter, delivery.envelope) && !subscriber.send(delivery)) this.detach(subscriber);
-    }
+    inSpanSync("subscription.filter", (span) => {
+      let matched = 0;
+      for (const [subscriber, filter] of this.#subscribers) {
+        if (!matches(filter, delivery.envelope)) continue;
+        matched++;
+        if (!subscriber.send(delivery)) this.detach(subscriber);
+      }
+      span.setAttributes({
+        "tastesync.subscribers": this.#subscribers.size,
+        "tastesync.matched": matched,
+      });
+    });
   }
 }
 
@@ -121,7 +140,13 @@ export class DurableFeed extends Feed {
       }
       const cursor = encodeCursor({ topic: this.#topic, next: this.#next });
       const position = { partition: record.partition, offset: record.offset };
-      this.fanOut(new Delivery(envelope, record.value, cursor, position, record.headers));
+      const read = startConsumerSpan("event_log.read", record.headers, readAttributes(record));
+      try {
+        const delivery = new Delivery(envelope, record.value, cursor, position, read.headers);
+        withContext(read.context, () => this.fanOut(delivery));
+      } finally {
+        read.span.end();
+      }
     }
   }
 }

@@ -12,7 +12,8 @@ import type { EventLog, GroupMembership, GroupStart, StoredRecord } from "../log
 import type { Logger } from "../telemetry/logger.ts";
 import { type Cursor, encodeCursor, InvalidCursorError } from "./cursor.ts";
 import { Delivery, type Subscriber } from "./delivery.ts";
-import { parseEnvelope } from "./feeds.ts";
+import { parseEnvelope, readAttributes } from "./feeds.ts";
+import { inSpanSync, startConsumerSpan, withContext } from "../telemetry/tracing.ts";
 import { type EventFilter, matches } from "./filter.ts";
 
 /** Options of a {@linkcode GroupFeed}. */

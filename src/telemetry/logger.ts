@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { isSpanContextValid, trace } from "@opentelemetry/api";
 
 /** Log levels, least to most severe. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -17,7 +18,10 @@ export interface Logger {
   enabled(level: LogLevel): boolean;
 }
 
-/** A JSON-lines logger that writes `level` and above to `write` (stderr by default). */
+/**
+ * A JSON-lines logger that writes `level` and above to `write` (stderr by
+ * default), with the active span's `trace_id` and `span_id` when there is one.
+ */
 export function jsonLogger(
   level: LogLevel,
   write: (line: string) => void = (line) => console.error(line),
@@ -28,7 +32,11 @@ export function jsonLogger(
     enabled,
     log(l, msg, fields) {
       if (!enabled(l)) return;
-      write(JSON.stringify({ time: new Date().toISOString(), level: l, msg, ...fields }));
+      const span = trace.getActiveSpan()?.spanContext();
+      const ids = span && isSpanContextValid(span)
+        ? { trace_id: span.traceId, span_id: span.spanId }
+        : {};
+      write(JSON.stringify({ time: new Date().toISOString(), level: l, msg, ...ids, ...fields }));
     },
   };
 }

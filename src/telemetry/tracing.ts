@@ -6,9 +6,12 @@
  */
 import {
   type Attributes,
+  type Context,
   context,
   propagation,
+  ROOT_CONTEXT,
   type Span,
+  SpanKind,
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
@@ -44,10 +47,10 @@ export function inSpan<T>(
 }
 
 /** Runs the synchronous `fn` in a new active span. */
-export function inSpanSync<T>(name: string, fn: () => T): T {
+export function inSpanSync<T>(name: string, fn: (span: Span) => T): T {
   return tracer.startActiveSpan(name, (span) => {
     try {
-      return fn();
+      return fn(span);
     } catch (error) {
       recordError(span, error);
       throw error;
@@ -67,4 +70,33 @@ export function traceHeaders(): Record<string, string> {
 /** Runs `fn` in the trace context carried by `headers`, e.g. an incoming `traceparent`. */
 export function withRemoteContext<T>(headers: Record<string, string | undefined>, fn: () => T): T {
   return context.with(propagation.extract(context.active(), headers), fn);
+}
+
+/** A consumer-side span and the context and headers that continue it. */
+export interface ConsumerSpan {
+  /** The span; end it when the record is handled. */
+  span: Span;
+  /** The context with the span active. */
+  context: Context;
+  /** W3C trace headers of the span, for frames sent to subscribers. */
+  headers: Record<string, string>;
+}
+
+/** Starts a consumer span continuing the trace carried in a record's `headers`. */
+export function startConsumerSpan(
+  name: string,
+  headers: Record<string, string>,
+  attributes: Attributes,
+): ConsumerSpan {
+  const parent = propagation.extract(ROOT_CONTEXT, headers);
+  const span = tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
+  const active = trace.setSpan(parent, span);
+  const carrier: Record<string, string> = {};
+  propagation.inject(active, carrier);
+  return { span, context: active, headers: carrier };
+}
+
+/** Runs `fn` with `ctx` active. */
+export function withContext<T>(ctx: Context, fn: () => T): T {
+  return context.with(ctx, fn);
 }
