@@ -170,7 +170,7 @@ Deno.test("kafka: a NATS subscriber receives the mirrored envelope with Nats-Msg
   }
 });
 
-Deno.test("kafka: NATS stopped, publishes still succeed and readiness is degraded", async () => {
+Deno.test("kafka: NATS stopped, publishes still succeed and readiness is degraded until it is back", async () => {
   const topic = uniqueTopic();
   const gateway = await startGateway(kafkaEnv(topic));
   try {
@@ -182,6 +182,10 @@ Deno.test("kafka: NATS stopped, publishes still succeed and readiness is degrade
     assert.equal(res.status, 202);
     await res.body?.cancel();
     assert.ok(performance.now() - started < 5000);
+    await services("start-nats");
+    // The client reconnects by itself and readiness recovers.
+    const ready = await waitReady(gateway.url, "ready", 30_000);
+    assert.equal(ready.components.bus.status, "up");
   } finally {
     await services("start-nats");
     await gateway.stop();
