@@ -301,3 +301,47 @@ check(
   memory.bytesPerConnection <= 32 * 1024,
   fmt(memory.bytesPerConnection / 1024, 1) + " KiB",
 );
+
+/** Publish throughput at c=64 with and without tracing (Deno's built-in OpenTelemetry, exporting OTLP). */
+async function tracingCost(env: Record<string, string>): Promise<{ off: number; on: number }> {
+  // A local OTLP/HTTP sink, so export really happens and costs what it costs.
+  const sink = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    await req.body?.cancel();
+    return Response.json({});
+  });
+  const measure = async (extra: Record<string, string>) => {
+    const gateway = await startGateway({ ...env, ...extra });
+    try {
+      const url = `${gateway.url}/v1/identifications`;
+      await wrk(url, 16, true);
+      return (await repeat(() => wrk(url, 64, true))).rate;
+    } finally {
+      await gateway.stop();
+    }
+  };
+  try {
+    const off = await measure({});
+    const on = await measure({
+      OTEL_DENO: "true",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.addr.port}`,
+      OTEL_DENO_CONSOLE: "ignore",
+    });
+    return { off, on };
+  } finally {
+    await sink.shutdown();
+  }
+}
+
+console.log("\ntracing");
+const tracingEnv: Record<string, string> = kafkaUp
+  ? { TASTESYNC_KAFKA_BROKERS: KAFKA_BROKERS, TASTESYNC_KAFKA_TOPIC: uniqueTopic("bench-trace") }
+  : { TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-bench-" }) };
+const traced = await tracingCost(tracingEnv);
+const cost = 1 - traced.on / traced.off;
+console.log(
+  `publish c=64 (${kafkaUp ? "kafka" : "embedded"}): tracing off ${fmt(traced.off)} events/s, on ${
+    fmt(traced.on)
+  } events/s (${(cost * 100).toFixed(1)}% cost)`,
+);
+check("tracing costs <= 10% of throughput", cost <= 0.10, `${(cost * 100).toFixed(1)}%`);
