@@ -233,6 +233,8 @@ Deno.test("OpenAPI document and docs come from the registry", async () => {
   const data = doc.components.schemas.CustomerIdentifiedV1.properties.data;
   assert.equal(data.properties.confidence.maximum, 1);
   assert.equal(data.properties.beacon.properties.rssi.minimum, -127);
+  const streamParams = doc.paths["/v1/stream"].get.parameters.map((p: { name: string }) => p.name);
+  assert.ok(streamParams.includes("min_confidence") && streamParams.includes("Last-Event-ID"));
   const html = await (await app.request("/docs")).text();
   assert.match(html, /CustomerIdentified v1/);
   assert.match(html, /id="problem-validation-failed"/);

@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { EventId } from "../events/envelope.ts";
 import type { EventRegistry } from "../events/registry.ts";
-import { PROBLEMS } from "./problem.ts";
+import { SubscriptionQuery } from "../subscribe/request.ts";
+import { PROBLEMS, type ProblemType } from "./problem.ts";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -49,11 +50,11 @@ const Problem: JsonSchema = {
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: JsonSchema) => ({ content: { "application/json": { schema } } });
-const problems = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [
-    String(s),
+const problems = (...types: ProblemType[]) =>
+  Object.fromEntries(types.map((t) => [
+    String(PROBLEMS[t].status),
     {
-      description: Object.values(PROBLEMS).find((p) => p.status === s)!.title,
+      description: PROBLEMS[t].title,
       content: { "application/problem+json": { schema: ref("Problem") } },
     },
   ]));
@@ -61,6 +62,17 @@ const problems = (...statuses: number[]) =>
 /** The identification request: `CustomerIdentified` v1 `data` plus an optional `event_id`. */
 function identificationSchema(registry: EventRegistry): z.ZodType {
   return registry.get("CustomerIdentified", 1)!.data.extend({ event_id: EventId.optional() });
+}
+
+/** The subscription query parameters, from the schema that validates them. */
+function subscriptionParameters(): JsonSchema[] {
+  const shape = toSchema(SubscriptionQuery) as { properties: Record<string, JsonSchema> };
+  return Object.entries(shape.properties).map(([name, schema]) => ({
+    name,
+    in: "query",
+    required: false,
+    schema,
+  }));
 }
 
 /** Builds the OpenAPI 3.1 document. */
@@ -78,7 +90,14 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
       description: "Duplicate of an earlier event with this id",
       ...json(ref("PublishResult")),
     },
-    ...problems(400, 409, 413, 415, 422, 503),
+    ...problems(
+      "malformed-json",
+      "event-id-conflict",
+      "body-too-large",
+      "unsupported-media-type",
+      "validation-failed",
+      "log-unavailable",
+    ),
   };
   return {
     openapi: "3.1.0",
@@ -136,8 +155,52 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
                 },
               }),
             },
-            ...problems(400, 413, 415, 422),
+            ...problems(
+              "malformed-json",
+              "body-too-large",
+              "unsupported-media-type",
+              "validation-failed",
+            ),
           },
+        },
+      },
+      "/v1/subscribe": {
+        get: {
+          summary:
+            "Subscribe over WebSocket (frames: ready, event, heartbeat, error; client sends ack)",
+          parameters: subscriptionParameters(),
+          responses: {
+            "101": { description: "Switching to the WebSocket protocol" },
+            ...problems("bad-subscription", "upgrade-required"),
+          },
+        },
+      },
+      "/v1/stream": {
+        get: {
+          summary: "Subscribe over Server-Sent Events (id: cursor, event: type, data: envelope)",
+          parameters: [
+            ...subscriptionParameters(),
+            {
+              name: "Last-Event-ID",
+              in: "header",
+              required: false,
+              description: "A cursor to resume from (instead of from).",
+              schema: { type: "string" },
+            },
+          ],
+          responses: {
+            "200": {
+              description: "An event stream",
+              content: { "text/event-stream": { schema: { type: "string" } } },
+            },
+            ...problems("bad-subscription", "log-unavailable"),
+          },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          responses: { "200": { description: "Prometheus text format" } },
         },
       },
       "/healthz": {
@@ -210,7 +273,8 @@ Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
 <li><code>POST /v1/identifications</code>: CustomerIdentified data fields, optional <code>event_id</code> or <code>Idempotency-Key</code> header.</li>
 <li><code>POST /v1/events</code>: a full envelope <code>{event_id?, event_type, timestamp?, version, data}</code>.</li>
 <li><code>POST /v1/events/batch</code>: <code>{"events": [...]}</code>, up to 500, one result each.</li>
-<li><code>GET /healthz</code>, <code>GET /readyz</code>.</li></ul>
+<li><code>GET /v1/subscribe</code> (WebSocket) and <code>GET /v1/stream</code> (Server-Sent Events): subscriptions with <code>topic</code>, <code>event_type</code>, <code>mode</code>, <code>group</code>, <code>from</code>, <code>location</code>, <code>customer_id</code>, <code>min_confidence</code>.</li>
+<li><code>GET /healthz</code>, <code>GET /readyz</code>, <code>GET /metrics</code>.</li></ul>
 <p>Example:</p><pre>curl -X POST http://localhost:8080/v1/identifications \\
   -H 'content-type: application/json' -H 'Idempotency-Key: visit-42' \\
   -d '${escape(JSON.stringify(registry.get("CustomerIdentified", 1)!.example))}'</pre>
