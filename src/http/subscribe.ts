@@ -121,27 +121,44 @@ const REASONS: Record<CloseReason, { code: number; detail: string }> = {
 };
 
 /**
- * Counts frames handed to the transport that it has not flushed yet: the
- * transport reports only its buffered bytes, so frames are retired from the
- * front once the bytes behind them exceed what is still buffered.
+ * A connection's bounded send queue. The transport reports only its buffered
+ * bytes, so frames are retired from the front once the bytes behind them
+ * exceed what is still buffered; what remains is the queue's length.
  */
 class SendQueue {
+  readonly #limits: ConnectionLimits;
+  readonly #meter: Meter;
+  readonly #transport: Transport;
   readonly #sizes: number[] = [];
   #bytes = 0;
 
-  /** Frames still queued, given the transport's buffered bytes. */
-  pending(buffered: number): number {
+  constructor(limits: ConnectionLimits, meter: Meter, transport: Transport) {
+    this.#limits = limits;
+    this.#meter = meter;
+    this.#transport = transport;
+  }
+
+  /**
+   * Hands `delivery` (`size` bytes) to `send` unless the queue is full given
+   * the transport's `buffered` bytes. Returns false for a slow consumer.
+   */
+  offer(delivery: Delivery, size: number, buffered: number, send: () => void): boolean {
     while (this.#sizes.length > 0 && this.#bytes - this.#sizes[0] >= buffered) {
       this.#bytes -= this.#sizes.shift()!;
     }
     if (buffered === 0) this.#sizes.length = this.#bytes = 0;
-    return this.#sizes.length;
-  }
-
-  /** Records a frame handed to the transport. */
-  push(size: number): void {
+    if (
+      this.#sizes.length >= this.#limits.maxQueueEvents ||
+      buffered + size > this.#limits.maxQueueBytes
+    ) {
+      this.#meter.slow();
+      return false;
+    }
+    inSpanSync(`${this.#transport}.send`, send);
     this.#sizes.push(size);
     this.#bytes += size;
+    this.#meter.delivered(delivery);
+    return true;
   }
 }
 
@@ -171,33 +188,29 @@ class Heartbeats {
 class WebSocketSubscriber implements Subscriber {
   readonly acks = true;
   readonly #socket: WebSocket;
-  readonly #limits: ConnectionLimits;
-  readonly #meter: Meter;
-  readonly #queue = new SendQueue();
+  readonly #queue: SendQueue;
   #closed = false;
 
   constructor(socket: WebSocket, limits: ConnectionLimits, meter: Meter) {
     this.#socket = socket;
-    this.#limits = limits;
-    this.#meter = meter;
+    this.#queue = new SendQueue(limits, meter, "websocket");
   }
 
   send(delivery: Delivery): boolean {
     if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return false;
     const frame = delivery.wsFrame;
-    const buffered = this.#socket.bufferedAmount;
     if (
-      this.#queue.pending(buffered) >= this.#limits.maxQueueEvents ||
-      buffered + frame.length > this.#limits.maxQueueBytes
+      this.#queue.offer(
+        delivery,
+        frame.length,
+        this.#socket.bufferedAmount,
+        () => this.#socket.send(frame),
+      )
     ) {
-      this.#meter.slow();
-      this.close("slow-consumer");
-      return false;
+      return true;
     }
-    inSpanSync("websocket.send", () => this.#socket.send(frame));
-    this.#queue.push(frame.length);
-    this.#meter.delivered(delivery);
-    return true;
+    this.close("slow-consumer");
+    return false;
   }
 
   ready(info: Record<string, unknown>): void {
@@ -230,8 +243,7 @@ class SseSubscriber implements Subscriber {
   readonly acks = false;
   readonly stream: ReadableStream<Uint8Array>;
   readonly #limits: ConnectionLimits;
-  readonly #meter: Meter;
-  readonly #queue = new SendQueue();
+  readonly #queue: SendQueue;
   readonly #onDone: () => void;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #closed = false;
@@ -239,7 +251,7 @@ class SseSubscriber implements Subscriber {
   constructor(limits: ConnectionLimits, meter: Meter, onDone: () => void) {
     this.#onDone = onDone;
     this.#limits = limits;
-    this.#meter = meter;
+    this.#queue = new SendQueue(limits, meter, "sse");
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -255,19 +267,12 @@ class SseSubscriber implements Subscriber {
   send(delivery: Delivery): boolean {
     if (this.#closed) return false;
     const frame = encoder.encode(delivery.sseFrame);
-    const buffered = this.#limits.maxQueueBytes - (this.#controller.desiredSize ?? 0);
+    const buffered = Math.max(0, this.#limits.maxQueueBytes - (this.#controller.desiredSize ?? 0));
     if (
-      this.#queue.pending(Math.max(0, buffered)) >= this.#limits.maxQueueEvents ||
-      buffered + frame.byteLength > this.#limits.maxQueueBytes
-    ) {
-      this.#meter.slow();
-      this.close("slow-consumer");
-      return false;
-    }
-    inSpanSync("sse.send", () => this.#controller.enqueue(frame));
-    this.#queue.push(frame.byteLength);
-    this.#meter.delivered(delivery);
-    return true;
+      this.#queue.offer(delivery, frame.byteLength, buffered, () => this.#controller.enqueue(frame))
+    ) return true;
+    this.close("slow-consumer");
+    return false;
   }
 
   ready(info: Record<string, unknown>): void {

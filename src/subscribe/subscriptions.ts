@@ -48,6 +48,24 @@ export class LiveTopicError extends Error {
 
 type AnyFeed = DurableFeed | LiveFeed | GroupFeed;
 
+/**
+ * The feed under `key` in `feeds`, opened with `open` when there is none. The
+ * entry is removed when the feed fails to open or reports itself gone.
+ */
+function shared<F>(
+  feeds: Map<string, Promise<F>>,
+  key: string,
+  open: (gone: () => void) => Promise<F>,
+): Promise<F> {
+  let opening = feeds.get(key);
+  if (!opening) {
+    opening = open(() => feeds.delete(key));
+    feeds.set(key, opening);
+    opening.catch(() => feeds.delete(key));
+  }
+  return opening;
+}
+
 /** The subscription manager of one gateway process. */
 export class Subscriptions {
   readonly #log: EventLog;
@@ -94,47 +112,35 @@ export class Subscriptions {
         request,
       );
     } else if (group) {
-      const key = `${topic}\u0000${group}`;
       const start = request.from === "earliest" ? "earliest" : "latest";
       feed = await this.#attach(
-        () => {
-          let opening = this.#groups.get(key);
-          if (!opening) {
-            opening = GroupFeed.open(
-              this.#log,
-              topic,
-              group,
-              start,
-              this.#options.group,
-              this.#logger,
-              () => this.#groups.delete(key),
-            );
-            this.#groups.set(key, opening);
-            opening.catch(() => this.#groups.delete(key));
-          }
-          return opening;
-        },
+        () =>
+          shared(
+            this.#groups,
+            `${topic}\u0000${group}`,
+            (gone) =>
+              GroupFeed.open(
+                this.#log,
+                topic,
+                group,
+                start,
+                this.#options.group,
+                this.#logger,
+                gone,
+              ),
+          ),
         subscriber,
         request,
       );
       info.group = group;
     } else if (request.from === "latest") {
       feed = await this.#attach(
-        () => {
-          let opening = this.#latest.get(topic);
-          if (!opening) {
-            opening = DurableFeed.open(
-              this.#log,
-              topic,
-              new Map(),
-              this.#logger,
-              () => this.#latest.delete(topic),
-            );
-            this.#latest.set(topic, opening);
-            opening.catch(() => this.#latest.delete(topic));
-          }
-          return opening;
-        },
+        () =>
+          shared(
+            this.#latest,
+            topic,
+            (gone) => DurableFeed.open(this.#log, topic, new Map(), this.#logger, gone),
+          ),
         subscriber,
         request,
       );
