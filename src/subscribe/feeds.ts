@@ -160,8 +160,21 @@ export class LiveFeed extends Feed {
     const feed = new LiveFeed(onEmpty);
     feed.#unsubscribe = await bus.subscribe(pattern, (message) => {
       const envelope = parseEnvelope(message.data);
-      if (envelope) {
-        feed.fanOut(new Delivery(envelope, message.data, undefined, undefined, message.headers));
+      if (!envelope) return;
+      const received = startConsumerSpan("live_bus.receive", message.headers, {
+        "messaging.destination.name": message.subject,
+      });
+      try {
+        const delivery = new Delivery(
+          envelope,
+          message.data,
+          undefined,
+          undefined,
+          received.headers,
+        );
+        withContext(received.context, () => feed.fanOut(delivery));
+      } finally {
+        received.span.end();
       }
     });
     return feed;

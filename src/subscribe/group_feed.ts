@@ -223,19 +223,34 @@ export class GroupFeed {
       state.seen = record.offset + 1n;
       const envelope = parseEnvelope(record.value);
       const owner = this.#ownerOf(record.partition);
-      if (envelope && !this.#acked.has(envelope.event_id) && matches(owner.filter, envelope)) {
-        const cursor = encodeCursor({
-          topic: this.#topic,
-          next: new Map([[record.partition, state.seen]]),
-        });
-        const position = { partition: record.partition, offset: record.offset };
-        const entry = {
-          delivery: new Delivery(envelope, record.value, cursor, position, record.headers),
-          member: owner,
-          sentAt: 0,
-        };
-        state.inFlight.set(record.offset, entry);
-        this.#send(record.partition, entry, owner);
+      const read = startConsumerSpan("event_log.read", record.headers, readAttributes(record));
+      try {
+        const wanted = withContext(
+          read.context,
+          () =>
+            inSpanSync(
+              "subscription.filter",
+              () =>
+                envelope !== undefined && !this.#acked.has(envelope.event_id) &&
+                matches(owner.filter, envelope),
+            ),
+        );
+        if (wanted) {
+          const cursor = encodeCursor({
+            topic: this.#topic,
+            next: new Map([[record.partition, state.seen]]),
+          });
+          const position = { partition: record.partition, offset: record.offset };
+          const entry = {
+            delivery: new Delivery(envelope!, record.value, cursor, position, read.headers),
+            member: owner,
+            sentAt: 0,
+          };
+          state.inFlight.set(record.offset, entry);
+          withContext(read.context, () => this.#send(record.partition, entry, owner));
+        }
+      } finally {
+        read.span.end();
       }
       this.#afterProgress(record.partition, state);
     }
