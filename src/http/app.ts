@@ -85,6 +85,11 @@ export function createApp(deps: AppDeps): Hono {
     return outcome;
   };
   const rejected = (p: Problem): Outcome => count("unknown", { status: p.status, body: p });
+  /** The metric label of a body's `event_type`: registered types only, so cardinality stays bounded. */
+  const typeLabel = (body: unknown): string => {
+    const type = (body as { event_type?: unknown } | null)?.event_type;
+    return typeof type === "string" && registry.has(type) ? type : "unknown";
+  };
   const app = new Hono();
 
   app.use("*", (c, next) => {
@@ -167,7 +172,10 @@ export function createApp(deps: AppDeps): Hono {
     const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
     if (!read.ok) return respond(rejected(read.problem));
     return respond(
-      await publishValidated(inSpanSync("validate", () => validateEnvelope(registry, read.body))),
+      await publishValidated(
+        inSpanSync("validate", () => validateEnvelope(registry, read.body)),
+        typeLabel(read.body),
+      ),
     );
   });
 
@@ -183,7 +191,7 @@ export function createApp(deps: AppDeps): Hono {
       }])));
     }
     const outcomes = await Promise.all(
-      events.map((e) => publishValidated(validateEnvelope(registry, e))),
+      events.map((e) => publishValidated(validateEnvelope(registry, e), typeLabel(e))),
     );
     return c.json({
       results: outcomes.map((o) => ({ status: o.status, ...o.body })),
