@@ -24,37 +24,21 @@ export class NatsBus implements LiveBus {
   #nc?: NatsConnection;
   #closed = false;
   #up = false;
-  #dropped = 0;
-  readonly #connecting: Promise<void>;
 
   constructor(options: NatsBusOptions, logger: Logger) {
     this.#logger = logger;
-    this.#connecting = this.#connect(options);
-  }
-
-  /** Messages dropped because NATS was unreachable. */
-  get dropped(): number {
-    return this.#dropped;
-  }
-
-  /** Resolves once connected for the first time (or closed). */
-  whenConnected(): Promise<void> {
-    return this.#connecting;
+    void this.#connect(options);
   }
 
   publish(message: LiveMessage): boolean {
     const nc = this.#nc;
-    if (!nc || nc.isClosed() || !this.connected()) {
-      this.#dropped++;
-      return false;
-    }
+    if (!nc || !this.connected()) return false;
     try {
       const h = headers();
       for (const [k, v] of Object.entries(message.headers)) h.set(k, v);
       nc.publish(message.subject, message.data, { headers: h });
       return true;
     } catch (error) {
-      this.#dropped++;
       this.#logger.log("warn", "NATS publish dropped", { component: "nats", error: String(error) });
       return false;
     }

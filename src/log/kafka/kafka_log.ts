@@ -140,11 +140,6 @@ export class KafkaLog implements EventLog {
     this.#starting = this.#start();
   }
 
-  /** Resolves once the topic exists, the producer is connected and the dedup window is loaded. */
-  whenStarted(): Promise<void> {
-    return this.#starting;
-  }
-
   append(record: LogRecord): Promise<AppendResult> {
     if (this.#closed) {
       return Promise.reject(new EventLogUnavailableError("The event log is closed"));
