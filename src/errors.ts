@@ -9,6 +9,7 @@
 export class ConfigError extends Error {
   /** The dotted key (or environment variable) that is wrong. */
   readonly key: string;
+  /** An error about setting `key`. */
   constructor(key: string, message: string, options?: ErrorOptions) {
     super(`Invalid setting "${key}": ${message}`, options);
     this.name = "ConfigError";
@@ -20,6 +21,7 @@ export class ConfigError extends Error {
 export class EventLogUnavailableError extends Error {
   /** Trying again later may succeed. */
   readonly retriable = true;
+  /** The log failed; `cause` says how. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "EventLogUnavailableError";
@@ -32,6 +34,7 @@ export class EventIdConflictError extends Error {
   readonly retriable = false;
   /** The reused event id. */
   readonly eventId: string;
+  /** `eventId` was reused with other content. */
   constructor(eventId: string, options?: ErrorOptions) {
     super(`Event id "${eventId}" was already used for an event with different content`, options);
     this.name = "EventIdConflictError";

@@ -25,6 +25,7 @@ export class NatsBus implements LiveBus {
   #closed = false;
   #up = false;
 
+  /** Connects in the background and keeps reconnecting. */
   constructor(options: NatsBusOptions, logger: Logger) {
     this.#logger = logger;
     void this.#connect(options);

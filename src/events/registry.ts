@@ -65,6 +65,7 @@ export const EVENT_TYPES: readonly EventType[] = [
 export class EventRegistry {
   readonly #types = new Map<string, EventType>();
 
+  /** A registry of `types` (every built-in type by default). */
   constructor(types: readonly EventType[] = EVENT_TYPES) {
     for (const t of types) this.#types.set(`${t.type}@${t.version}`, t);
   }

@@ -30,6 +30,7 @@ export class DedupWindow {
   readonly #windowMs: number;
   readonly #now: () => number;
 
+  /** Remembers ids for `windowMs`; `now` is the clock (for tests). */
   constructor(windowMs: number, now: () => number = Date.now) {
     this.#windowMs = windowMs;
     this.#now = now;

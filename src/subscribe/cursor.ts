@@ -16,6 +16,7 @@ export interface Cursor {
 
 /** Thrown for a cursor the gateway did not make. */
 export class InvalidCursorError extends Error {
+  /** A cursor error with an optional more precise `message`. */
   constructor(message = "The cursor is not one this gateway issued", options?: ErrorOptions) {
     super(message, options);
     this.name = "InvalidCursorError";

@@ -23,6 +23,7 @@ export class Delivery {
   #wsFrame?: string;
   #sseFrame?: string;
 
+  /** One event with its cursor, log position and trace headers. */
   constructor(
     envelope: Envelope<Record<string, unknown>>,
     json: string,

@@ -117,6 +117,7 @@ export class DurableFeed extends Feed {
     return feed;
   }
 
+  /** Closes the log reader. */
   protected async stop(): Promise<void> {
     await this.#reader?.close();
   }
@@ -180,6 +181,7 @@ export class LiveFeed extends Feed {
     return feed;
   }
 
+  /** Unsubscribes from the live bus. */
   protected stop(): Promise<void> {
     this.#unsubscribe?.();
     return Promise.resolve();

@@ -40,6 +40,7 @@ export interface Subscription {
 
 /** The live lane carries only the mirrored topic. */
 export class LiveTopicError extends Error {
+  /** A live subscription asked for `topic`, which the live bus does not carry. */
   constructor(topic: string) {
     super(`Live mode carries only topic "${topic}"`);
     this.name = "LiveTopicError";
@@ -77,6 +78,7 @@ export class Subscriptions {
   #live?: Promise<LiveFeed>;
   readonly #open = new Map<Subscriber, () => void>();
 
+  /** Subscriptions reading from `log` (durable) and `bus` (live). */
   constructor(log: EventLog, bus: LiveBus, options: SubscriptionsOptions, logger: Logger) {
     this.#log = log;
     this.#bus = bus;

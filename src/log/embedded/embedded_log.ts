@@ -151,6 +151,7 @@ export class EmbeddedLog implements EventLog {
   readonly #selectRecords: StatementSync;
   readonly #readers = new Set<EmbeddedReader>();
 
+  /** Opens (or creates) the log in `options.dataDir`; throws when another process holds it. */
   constructor(options: EmbeddedLogOptions) {
     this.#options = options;
     mkdirSync(options.dataDir, { recursive: true });

@@ -109,6 +109,7 @@ export class KafkaLog implements EventLog {
   #resetProducer = false;
   readonly #starting: Promise<void>;
 
+  /** Connects in the background; `append` answers 503 until the topic and dedup window are ready. */
   constructor(options: KafkaLogOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
