@@ -29,8 +29,6 @@ export interface Gateway {
   bus: LiveBus;
   /** Subscriptions of this process. */
   subscriptions: Subscriptions;
-  /** Prometheus metrics. */
-  metrics: Metrics;
   /** Flushes in-flight appends, then disconnects the log and the bus. */
   close(): Promise<void>;
 }
@@ -124,7 +122,6 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     log,
     bus,
     subscriptions,
-    metrics,
     async close() {
       await log.close();
       await bus.close();

@@ -47,6 +47,7 @@ const LATENCY_BUCKETS = [
 export class Metrics {
   /** The registry `/metrics` renders. */
   readonly registry = new client.Registry();
+  #collect: () => Promise<void> = () => Promise.resolve();
   /** Publish attempts by event type and result. */
   readonly published = new client.Counter({
     name: `${METRIC_PREFIX}events_published_total`,
@@ -126,8 +127,6 @@ export class Metrics {
   onScrape(collect: () => Promise<void>): void {
     this.#collect = collect;
   }
-
-  #collect: () => Promise<void> = () => Promise.resolve();
 
   /** The Prometheus text exposition. */
   async render(): Promise<{ contentType: string; body: string }> {
