@@ -45,11 +45,6 @@ abstract class Feed {
     this.#onEmpty = onEmpty;
   }
 
-  /** Number of attached subscribers. */
-  get size(): number {
-    return this.#subscribers.size;
-  }
-
   /** Starts sending matching events to `subscriber`; false when the feed has already stopped. */
   attach(subscriber: Subscriber, filter: EventFilter): boolean {
     if (this.#stopped) return false;

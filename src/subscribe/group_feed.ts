@@ -133,11 +133,6 @@ export class GroupFeed {
     return out;
   }
 
-  /** Number of member sockets. */
-  get size(): number {
-    return this.#members.length;
-  }
-
   /** Adds a member socket; false when the feed has already left the group. */
   attach(subscriber: Subscriber, filter: EventFilter): boolean {
     if (this.#left) return false;

@@ -86,11 +86,6 @@ export class Subscriptions {
     this.#logger = logger;
   }
 
-  /** Subscribers connected now. */
-  get count(): number {
-    return this.#open.size;
-  }
-
   /**
    * Opens `request` for `subscriber` and sends it the `ready` frame.
    *
