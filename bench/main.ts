@@ -13,15 +13,15 @@
  * (BENCH_CONNECTIONS).
  */
 import { Kafka, logLevel } from "kafkajs";
-import { CUSTOMER_IDENTIFIED_V1_EXAMPLE } from "../src/events/customer_identified.ts";
-import { KAFKA_BROKERS, NATS_URL, startGateway, uniqueTopic } from "../tests/harness.ts";
+import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
+import { KAFKA_BROKERS, NATS_URL, startGateway, uniqueTopic } from "../testing/harness.ts";
 import { deliveryLatency, fanOut, memoryPerConnection } from "./subscribe.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const REPEATS = Number(Deno.env.get("BENCH_REPEATS") ?? 3);
 const CONCURRENCY = [1, 16, 64];
 const FIXED_RATE = 2000;
-const BODY = JSON.stringify(CUSTOMER_IDENTIFIED_V1_EXAMPLE);
+const BODY = JSON.stringify(CUSTOMER_IDENTIFIED.versions.v1.example);
 const ROOT = new URL("..", import.meta.url).pathname;
 
 interface Run {
@@ -136,7 +136,7 @@ async function kafkaBaseline(batchSize: number): Promise<number> {
   await producer.connect();
   const value = JSON.stringify({
     event_id: crypto.randomUUID(),
-    data: CUSTOMER_IDENTIFIED_V1_EXAMPLE,
+    data: CUSTOMER_IDENTIFIED.versions.v1.example,
   });
   const rates: number[] = [];
   for (let r = 0; r < REPEATS; r++) {

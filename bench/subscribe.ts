@@ -3,11 +3,11 @@
  * latency on the durable and live lanes, fan-out to many subscribers, and
  * resident memory per idle WebSocket connection.
  */
-import { CUSTOMER_IDENTIFIED_V1_EXAMPLE } from "../src/events/customer_identified.ts";
-import { startGateway } from "../tests/harness.ts";
+import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
+import { startGateway } from "../testing/harness.ts";
 
 const BODY = (i: number) =>
-  JSON.stringify({ ...CUSTOMER_IDENTIFIED_V1_EXAMPLE, customer_id: `cust${i % 500}` });
+  JSON.stringify({ ...CUSTOMER_IDENTIFIED.versions.v1.example, customer_id: `cust${i % 500}` });
 
 /** Opens a WebSocket and resolves once its `ready` frame arrives. */
 function openSocket(
@@ -114,7 +114,7 @@ export async function fanOut(
     for (let i = 0; i < events; i += 500) {
       const batch = Array.from({ length: Math.min(500, events - i) }, (_, j) => ({
         event_type: "CustomerIdentified",
-        version: 1,
+        version: "v1",
         data: JSON.parse(BODY(i + j)),
       }));
       const res = await fetch(`${gateway.url}/v1/events/batch`, {

@@ -8,12 +8,13 @@ import type { Hono } from "hono";
 import { InProcessBus, type LiveBus } from "./bus/live_bus.ts";
 import { NatsBus } from "./bus/nats_bus.ts";
 import { type Config, kafkaBrokers } from "./config.ts";
-import { EventRegistry } from "./events/registry.ts";
+import type { EventTypeDefinition } from "./events/event_type.ts";
+import { EVENT_TYPES, EventRegistry } from "./events/registry.ts";
 import { createApp } from "./http/app.ts";
 import { EmbeddedLog } from "./log/embedded/embedded_log.ts";
 import type { EventLog } from "./log/event_log.ts";
 import { KafkaLog } from "./log/kafka/kafka_log.ts";
-import { subscriptionRoutes } from "./http/subscribe.ts";
+import { subscriptionRoutes } from "./http/subscribe/routes.ts";
 import { Publisher } from "./publish/publisher.ts";
 import { Subscriptions } from "./subscribe/subscriptions.ts";
 import type { Logger } from "./telemetry/logger.ts";
@@ -67,11 +68,18 @@ export function createLiveBus(config: Config, logger: Logger): LiveBus {
   return new NatsBus({ url: config.nats.url, name: config.kafka.client_id }, logger);
 }
 
-/** Builds the gateway. */
-export function createGateway(config: Config, logger: Logger): Gateway {
+/**
+ * Builds the gateway for the event types `types` (every built-in type by
+ * default).
+ */
+export function createGateway(
+  config: Config,
+  logger: Logger,
+  types: readonly EventTypeDefinition[] = EVENT_TYPES,
+): Gateway {
+  const registry = new EventRegistry(types);
   const log = createEventLog(config, logger);
   const bus = createLiveBus(config, logger);
-  const registry = new EventRegistry();
   const metrics = new Metrics();
   const publisher = new Publisher(log, bus, {
     topic: config.kafka.topic,
@@ -87,6 +95,11 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
     bodyLimitBytes: config.http.body_limit_bytes,
     batchBodyLimitBytes: config.http.batch_body_limit_bytes,
+    documents: {
+      topic: config.kafka.topic,
+      partitions: config.kafka.partitions,
+      subjectPrefix: config.nats.subject_prefix,
+    },
   });
   const s = config.subscriptions;
   const subscriptions = new Subscriptions(log, bus, {
@@ -105,6 +118,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     }
   });
   subscriptionRoutes(app, {
+    registry,
     subscriptions,
     defaultTopic: config.kafka.topic,
     limits: {

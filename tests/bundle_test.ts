@@ -4,7 +4,7 @@
  * this machine cannot; the bundle is the same program.)
  */
 import assert from "node:assert/strict";
-import { identification, KAFKA_BROKERS, startGateway, uniqueTopic } from "./harness.ts";
+import { identification, KAFKA_BROKERS, startGateway, uniqueTopic } from "../testing/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 

@@ -3,7 +3,7 @@
  * across `kill -9`, dedup across restarts, graceful shutdown, bad settings.
  */
 import assert from "node:assert/strict";
-import { identification, startGateway } from "./harness.ts";
+import { identification, startGateway } from "../testing/harness.ts";
 
 Deno.test("embedded: every 2xx survives kill -9 under load, and dedup holds after restart", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "tastesync-kill9-" });

@@ -1,6 +1,6 @@
 /** The examples in `examples/` work against a running gateway, as their comments say. */
 import assert from "node:assert/strict";
-import { identification, startGateway, waitUntil } from "./harness.ts";
+import { identification, startGateway, waitUntil } from "../testing/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 

@@ -16,7 +16,7 @@ import {
   startGateway,
   uniqueTopic,
   waitReady,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 
 const kafkaEnv = (topic: string) => ({
   TASTESYNC_KAFKA_BROKERS: KAFKA_BROKERS,
@@ -52,7 +52,7 @@ Deno.test("kafka: a posted identification is in the topic with its key, partitio
     ]);
     assert.equal(envelope.event_id, "visit-1");
     assert.equal(envelope.event_type, "CustomerIdentified");
-    assert.equal(envelope.version, 1);
+    assert.equal(envelope.version, "v1");
     assert.deepEqual(envelope.data, identification());
     assert.equal(record.headers?.["tastesync-event-id"]?.toString(), "visit-1");
   } finally {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { startGateway } from "./harness.ts";
+import { startGateway } from "../testing/harness.ts";
 
 const DIR = new URL("../deploy/prometheus/", import.meta.url);
 const JOB = "tastesync-gateway";

@@ -15,7 +15,7 @@ import {
   subscribeWs,
   uniqueTopic,
   waitUntil,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 import { encodeCursor } from "../src/subscribe/cursor.ts";
 
 /** A cursor's JSON, as a client could read it (cursors are opaque, but tests may look). */
@@ -330,7 +330,7 @@ Deno.test("embedded: a slow consumer is disconnected while a fast one keeps rece
     let sent = 0;
     const event = (i: number) => ({
       event_type: "CustomerIdentified",
-      version: 1,
+      version: "v1",
       data: identification({ customer_id: `s${i}` }),
     });
     while (!gateway.lines.some((l) => l.includes("Slow consumer disconnected"))) {

@@ -14,7 +14,7 @@ import {
   subscribeWs,
   uniqueTopic,
   waitUntil,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 
 interface ExportedSpan {
   name: string;

@@ -32,12 +32,12 @@ export const UtcTimestamp = z.string()
 export interface Envelope<T = unknown> {
   /** Unique id of the event. */
   event_id: string;
-  /** Registered event type, e.g. `CustomerIdentified`. */
+  /** A registered event type name (PascalCase). */
   event_type: string;
-  /** When the gateway accepted the event (UTC, RFC 3339, ms). */
+  /** When the event happened: the client's value, else when the gateway accepted it (UTC, RFC 3339). */
   timestamp: string;
-  /** Schema version of `data`. */
-  version: number;
+  /** Schema version of `data`, e.g. `v1`. */
+  version: string;
   /** The type's payload. */
   data: T;
 }
@@ -48,16 +48,29 @@ export interface Envelope<T = unknown> {
  */
 export function envelopeSchema<D extends z.ZodType>(
   eventType: string,
-  version: number,
+  version: string,
   data: D,
 ) {
   return z.object({
     event_id: EventId.optional(),
-    event_type: z.literal(eventType),
-    timestamp: UtcTimestamp.optional(),
-    version: z.literal(version),
+    event_type: z.literal(eventType).describe("The registered event type."),
+    timestamp: UtcTimestamp.optional().describe(
+      "When the event happened (RFC 3339, UTC, Z); the gateway sets it when left out.",
+    ),
+    version: z.literal(version).describe(
+      `Schema version of data. The integer ${version.slice(1)} is accepted as an alias.`,
+    ),
     data,
   }).strict();
+}
+
+/**
+ * The `version` of an input envelope as the registry names it: `"v1"` stays,
+ * the integer `1` is its alias. Anything else is returned as is (and then
+ * matches no registered version).
+ */
+export function normalizeVersion(version: unknown): unknown {
+  return Number.isSafeInteger(version) && (version as number) > 0 ? `v${version}` : version;
 }
 
 /** Now as RFC 3339 UTC with milliseconds. */

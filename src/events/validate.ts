@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { type Envelope, EventId, utcNow } from "./envelope.ts";
+import { type Envelope, EventId, normalizeVersion, utcNow } from "./envelope.ts";
 import type { EventRegistry, EventType } from "./registry.ts";
 
 /** One violation: where (`pointer`, RFC 6901) and what (`detail`). */
@@ -55,50 +55,56 @@ function complete(envelope: z.infer<EventType["envelope"]>, type: EventType): Va
   };
 }
 
-/** Validates a full envelope of any registered type (`event_id` and `timestamp` optional). */
+/**
+ * Validates a full envelope of any registered type (`event_id` and
+ * `timestamp` optional). The integer `version` `1` is read as `"v1"`.
+ */
 export function validateEnvelope(registry: EventRegistry, body: unknown): Validated {
   if (!isObject(body)) {
     return { ok: false, errors: [{ pointer: "", detail: "must be a JSON object" }] };
   }
-  const { event_type, version } = body;
+  const { event_type } = body;
   if (typeof event_type !== "string" || !registry.has(event_type)) {
-    const known = [...new Set(registry.list().map((t) => t.type))].join(", ");
     return {
       ok: false,
-      errors: [{ pointer: "/event_type", detail: `must be a registered event type (${known})` }],
+      errors: [{
+        pointer: "/event_type",
+        detail: `must be a registered event type (${registry.names().join(", ")})`,
+      }],
     };
   }
-  const type = typeof version === "number" ? registry.get(event_type, version) : undefined;
+  const version = normalizeVersion(body.version);
+  const type = typeof version === "string" ? registry.get(event_type, version) : undefined;
   if (!type) {
-    const versions = registry.list().filter((t) => t.type === event_type).map((t) => t.version);
     return {
       ok: false,
       errors: [{
         pointer: "/version",
-        detail: `must be a registered version (${versions.join(", ")})`,
+        detail: `must be a registered version of ${event_type} (${
+          registry.versions(event_type).map((v) => `"${v}"`).join(", ")
+        })`,
       }],
     };
   }
-  const parsed = type.envelope.safeParse(body);
+  const parsed = type.envelope.safeParse({ ...body, version });
   return parsed.success
     ? complete(parsed.data, type)
     : { ok: false, errors: fieldErrors(parsed.error) };
 }
 
 /**
- * Validates the body of `POST /v1/identifications`: the `CustomerIdentified`
- * v1 `data` fields plus an optional `event_id`, for which the
- * `Idempotency-Key` header is an alias.
+ * Validates the body of a type's convenience endpoint: the `data` fields of
+ * `type` plus an optional `event_id`, for which the `Idempotency-Key` header
+ * is an alias.
  */
-export function validateIdentification(
-  registry: EventRegistry,
+export function validateData(
+  type: EventType,
   body: unknown,
   idempotencyKey: string | undefined,
 ): Validated {
   if (!isObject(body)) {
     return { ok: false, errors: [{ pointer: "", detail: "must be a JSON object" }] };
   }
-  const type = registry.get("CustomerIdentified", 1)!;
   const { event_id, ...data } = body;
   const errors: FieldError[] = [];
   let id = event_id;

@@ -5,16 +5,22 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { LiveBus } from "../bus/live_bus.ts";
 import { EventIdConflictError, EventLogUnavailableError } from "../errors.ts";
 import type { EventRegistry } from "../events/registry.ts";
-import { type Validated, validateEnvelope, validateIdentification } from "../events/validate.ts";
+import {
+  asCloudEventErrors,
+  CLOUDEVENTS_MEDIA_TYPE,
+  fromCloudEvent,
+} from "../events/cloudevents.ts";
+import { type Validated, validateData, validateEnvelope } from "../events/validate.ts";
 import type { EventLog } from "../log/event_log.ts";
-import type { Publisher } from "../publish/publisher.ts";
+import type { Publisher, PublishOrigin } from "../publish/publisher.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { Metrics, PublishErrorReason, PublishResult } from "../telemetry/metrics.ts";
-import { inSpan, inSpanSync, withRemoteContext } from "../telemetry/tracing.ts";
+import { carriedTrace, inSpan, inSpanSync, withRemoteContext } from "../telemetry/tracing.ts";
+import { asyncApiDocument, type AsyncApiSettings } from "./asyncapi.ts";
 import { readJsonBody } from "./json_body.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import {
@@ -48,6 +54,8 @@ export interface AppDeps {
   bodyLimitBytes: number;
   /** Largest body of a batch, in bytes. */
   batchBodyLimitBytes: number;
+  /** What the AsyncAPI document says about the deployment. */
+  documents: AsyncApiSettings;
 }
 
 type Outcome = { status: number; body: Record<string, unknown> | Problem };
@@ -55,6 +63,7 @@ type Outcome = { status: number; body: Record<string, unknown> | Problem };
 /** How each problem counts in the publish metrics. */
 const FAILURES: Partial<Record<ProblemType, [PublishResult, PublishErrorReason]>> = {
   "malformed-json": ["rejected", "malformed_json"],
+  "not-i-json": ["rejected", "malformed_json"],
   "body-too-large": ["rejected", "too_large"],
   "unsupported-media-type": ["rejected", "unsupported_media_type"],
   "validation-failed": ["rejected", "validation"],
@@ -107,7 +116,11 @@ export function createApp(deps: AppDeps): Hono {
       }));
   });
 
-  const publishValidated = async (validated: Validated, typeHint = "unknown"): Promise<Outcome> => {
+  const publishValidated = async (
+    validated: Validated,
+    origin: PublishOrigin,
+    typeHint = "unknown",
+  ): Promise<Outcome> => {
     if (!validated.ok) {
       return count(typeHint, {
         status: 422,
@@ -115,7 +128,7 @@ export function createApp(deps: AppDeps): Hono {
       });
     }
     const started = performance.now();
-    const outcome = await append(validated);
+    const outcome = await append(validated, origin);
     metrics.publishDuration.observe({ backend: log.backend }, (performance.now() - started) / 1000);
     if (logger.enabled("debug")) {
       const { event_id, event_type, partition, offset, duplicate } = outcome.body as Record<
@@ -134,9 +147,12 @@ export function createApp(deps: AppDeps): Hono {
     return count(validated.type.type, outcome);
   };
 
-  const append = async (validated: Validated & { ok: true }): Promise<Outcome> => {
+  const append = async (
+    validated: Validated & { ok: true },
+    origin: PublishOrigin,
+  ): Promise<Outcome> => {
     try {
-      const result = await publisher.publish(validated.envelope, validated.type);
+      const result = await publisher.publish(validated.envelope, validated.type, origin);
       return { status: result.duplicate ? 200 : 202, body: { ...result } };
     } catch (error) {
       if (error instanceof EventIdConflictError) {
@@ -158,22 +174,53 @@ export function createApp(deps: AppDeps): Hono {
     return problemResponse(outcome.body as Problem, headers);
   };
 
-  app.post("/v1/identifications", async (c) => {
-    const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
-    if (!read.ok) return respond(rejected(read.problem));
-    const validated = inSpanSync(
-      "validate",
-      () => validateIdentification(registry, read.body, c.req.header("idempotency-key")),
-    );
-    return respond(await publishValidated(validated, "CustomerIdentified"));
+  /** The caller's trace context, carried into the record whether or not spans are recorded. */
+  const callerOf = (c: Context): PublishOrigin => ({
+    trace: carriedTrace({
+      traceparent: c.req.header("traceparent"),
+      tracestate: c.req.header("tracestate"),
+    }),
   });
+
+  for (const endpoint of registry.endpoints()) {
+    app.post(endpoint.path, async (c) => {
+      const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
+      if (!read.ok) return respond(rejected(read.problem));
+      const validated = inSpanSync(
+        "validate",
+        () => validateData(endpoint.type, read.body, c.req.header("idempotency-key")),
+      );
+      return respond(await publishValidated(validated, callerOf(c), endpoint.type.type));
+    });
+  }
 
   app.post("/v1/events", async (c) => {
     const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
     if (!read.ok) return respond(rejected(read.problem));
+    if (read.mediaType === CLOUDEVENTS_MEDIA_TYPE) {
+      const event = fromCloudEvent(read.body);
+      if (!event.ok) {
+        return respond(
+          rejected(problem("validation-failed", "See errors for each attribute", event.errors)),
+        );
+      }
+      const validated = inSpanSync("validate", () => validateEnvelope(registry, event.body));
+      const origin = {
+        source: event.source,
+        trace: { ...callerOf(c).trace, ...carriedTrace(event.trace) },
+      };
+      return respond(
+        await publishValidated(
+          validated.ok ? validated : { ok: false, errors: asCloudEventErrors(validated.errors) },
+          origin,
+          typeLabel(event.body),
+        ),
+      );
+    }
     return respond(
       await publishValidated(
         inSpanSync("validate", () => validateEnvelope(registry, read.body)),
+        callerOf(c),
         typeLabel(read.body),
       ),
     );
@@ -190,8 +237,9 @@ export function createApp(deps: AppDeps): Hono {
         detail: `must be an array of 1 to ${MAX_BATCH_EVENTS} events`,
       }])));
     }
+    const origin = callerOf(c);
     const outcomes = await Promise.all(
-      events.map((e) => publishValidated(validateEnvelope(registry, e), typeLabel(e))),
+      events.map((e) => publishValidated(validateEnvelope(registry, e), origin, typeLabel(e))),
     );
     return c.json({
       results: outcomes.map((o) => ({ status: o.status, ...o.body })),
@@ -220,6 +268,8 @@ export function createApp(deps: AppDeps): Hono {
 
   const openapi = JSON.stringify(openApiDocument(registry));
   app.get("/openapi.json", (c) => c.body(openapi, 200, { "content-type": "application/json" }));
+  const asyncapi = JSON.stringify(asyncApiDocument(registry, deps.documents));
+  app.get("/asyncapi.json", (c) => c.body(asyncapi, 200, { "content-type": "application/json" }));
   const docs = docsPage(registry);
   app.get("/docs", (c) => c.html(docs));
   app.get("/", (c) => c.redirect("/docs"));

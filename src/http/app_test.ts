@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { InProcessBus, type LiveMessage } from "../bus/live_bus.ts";
 import { EventLogUnavailableError } from "../errors.ts";
 import { EventRegistry } from "../events/registry.ts";
-import { CUSTOMER_IDENTIFIED_V1_EXAMPLE } from "../events/customer_identified.ts";
+import { CUSTOMER_IDENTIFIED } from "../events/customer_identified.ts";
 import { DedupWindow } from "../log/dedup_window.ts";
 import type { AppendResult, EventLog, LogRecord } from "../log/event_log.ts";
 import { Publisher } from "../publish/publisher.ts";
 import { jsonLogger } from "../telemetry/logger.ts";
 import { Metrics } from "../telemetry/metrics.ts";
 import { createApp } from "./app.ts";
+import { DESIGN_EVENT } from "../../testing/design_event.ts";
 
 /** An in-memory log for this module's tests: one partition, dedup by window. */
 class MemoryLog implements Pick<EventLog, "backend" | "append" | "ready"> {
@@ -34,7 +35,7 @@ class MemoryLog implements Pick<EventLog, "backend" | "append" | "ready"> {
   }
 }
 
-const identification = () => structuredClone(CUSTOMER_IDENTIFIED_V1_EXAMPLE);
+const identification = () => structuredClone(CUSTOMER_IDENTIFIED.versions.v1.example);
 
 function setup(limits = { bodyLimitBytes: 1024, batchBodyLimitBytes: 1024 * 1024 }) {
   const log = new MemoryLog();
@@ -55,6 +56,7 @@ function setup(limits = { bodyLimitBytes: 1024, batchBodyLimitBytes: 1024 * 1024
     logger: jsonLogger("error", () => {}),
     metrics: new Metrics(),
     ...limits,
+    documents: { topic: "customer-events", partitions: 3, subjectPrefix: "notifications" },
   });
   const post = (
     path: string,
@@ -65,7 +67,9 @@ function setup(limits = { bodyLimitBytes: 1024, batchBodyLimitBytes: 1024 * 1024
       app.request(path, {
         method: "POST",
         headers: { "content-type": "application/json", ...headers },
-        body: typeof body === "string" ? body : JSON.stringify(body),
+        body: typeof body === "string" || body instanceof Uint8Array
+          ? body as BodyInit
+          : JSON.stringify(body),
       }),
     );
   return { app, log, mirrored, post };
@@ -189,7 +193,7 @@ Deno.test("POST /v1/events takes a full envelope", async () => {
   const { post } = setup();
   const res = await post("/v1/events", {
     event_type: "CustomerIdentified",
-    version: 1,
+    version: "v1",
     event_id: "env-1",
     data: identification(),
   });
@@ -206,7 +210,7 @@ Deno.test("POST /v1/events/batch gives one result per item, each on its own", as
   const { log, post } = setup();
   const event = (id: string, data: unknown = identification()) => ({
     event_type: "CustomerIdentified",
-    version: 1,
+    version: "v1",
     event_id: id,
     data,
   });
@@ -239,4 +243,115 @@ Deno.test("OpenAPI document and docs come from the registry", async () => {
   assert.match(html, /CustomerIdentified v1/);
   assert.match(html, /id="problem-validation-failed"/);
   await assertProblem(await app.request("/nope"), 404, "not-found");
+});
+
+Deno.test('the design\'s example event is stored and mirrored as given, version "v1"', async () => {
+  const { log, mirrored, post } = setup();
+  assert.equal((await post("/v1/events", DESIGN_EVENT)).status, 202);
+  const canonical = JSON.stringify(JSON.parse(DESIGN_EVENT));
+  assert.equal(log.records[0].value, canonical);
+  await Promise.resolve();
+  assert.equal(mirrored[0].data, canonical);
+  const alias = JSON.parse(DESIGN_EVENT);
+  alias.version = 1;
+  const again = await post("/v1/events", alias);
+  assert.equal(again.status, 200, "version 1 is v1, so this is the same event");
+  const v2 = await assertProblem(
+    await post("/v1/events", { ...alias, event_id: "e-v2", version: "v2" }),
+    422,
+    "validation-failed",
+  );
+  assert.match(v2.errors[0].detail, /"v1"/);
+  assert.equal(log.records.length, 1);
+});
+
+Deno.test("bodies that are not I-JSON get 400 not-i-json and write nothing", async () => {
+  const { log, post } = setup();
+  const utf8 = new TextEncoder().encode(DESIGN_EVENT);
+  const invalid = new Uint8Array([...utf8.slice(0, 60), 0xff, 0xfe, ...utf8.slice(60)]);
+  const latin1 = new TextEncoder().encode(DESIGN_EVENT.replace("Table 3", "Caf\u00e9"));
+  const cases: [string, BodyInit, Record<string, string>, RegExp][] = [
+    ["invalid UTF-8", invalid, {}, /not valid UTF-8/],
+    ["latin1", latin1, { "content-type": "application/json; charset=latin1" }, /charset=latin1/],
+    ["duplicate", DESIGN_EVENT.replace('"location"', '"location":"x","location"'), {}, /twice/],
+    [
+      "lone surrogate",
+      DESIGN_EVENT.replace('"cust123"', '"cust\\ud800"'),
+      {},
+      /lone UTF-16 surrogate/,
+    ],
+  ];
+  for (const [name, body, headers, detail] of cases) {
+    const problemBody = await assertProblem(
+      await post("/v1/events", body, headers),
+      400,
+      "not-i-json",
+    );
+    assert.match(problemBody.detail, detail, name);
+  }
+  const utf8Declared = await post("/v1/events", DESIGN_EVENT, {
+    "content-type": "application/json; charset=UTF-8",
+  });
+  assert.equal(utf8Declared.status, 202);
+  assert.equal(log.records.length, 1);
+});
+
+Deno.test("a structured CloudEvent maps to the envelope; every record has ce_ headers", async () => {
+  const { log, post } = setup();
+  const ce = {
+    specversion: "1.0",
+    id: "ce-1",
+    source: "/venues/100/beacons/3",
+    type: "CustomerIdentified",
+    time: "2025-03-02T12:00:00Z",
+    dataversion: "v1",
+    datacontenttype: "application/json",
+    data: identification(),
+  };
+  const headers = { "content-type": "application/cloudevents+json" };
+  assert.equal((await post("/v1/events", ce, headers)).status, 202);
+  assert.deepEqual(JSON.parse(log.records[0].value), {
+    event_id: "ce-1",
+    event_type: "CustomerIdentified",
+    timestamp: "2025-03-02T12:00:00Z",
+    version: "v1",
+    data: identification(),
+  });
+  assert.equal(log.records[0].headers.ce_source, "/venues/100/beacons/3");
+  assert.equal(log.records[0].headers.ce_id, "ce-1");
+  const { dataversion: _, ...bySchema } = ce;
+  const schema = { ...bySchema, id: "ce-2", dataschema: "https://tastesync.example/v1" };
+  assert.equal((await post("/v1/events", schema, headers)).status, 202);
+  const bad = await assertProblem(
+    await post(
+      "/v1/events",
+      { ...ce, id: "ce-3", time: "2025-03-02T13:00:00+01:00", x: 1 },
+      headers,
+    ),
+    422,
+    "validation-failed",
+  );
+  assert.deepEqual(bad.errors.map((e: { pointer: string }) => e.pointer), ["/x"]);
+  const time = await assertProblem(
+    await post("/v1/events", { ...ce, id: "ce-3", time: "2025-03-02T13:00:00+01:00" }, headers),
+    422,
+    "validation-failed",
+  );
+  assert.deepEqual(time.errors.map((e: { pointer: string }) => e.pointer), ["/time"]);
+  await post("/v1/identifications", identification(), { "idempotency-key": "plain" });
+  assert.equal(log.records.length, 3);
+  assert.equal(log.records[2].headers.ce_type, "CustomerIdentified");
+  assert.equal(log.records[2].headers.ce_specversion, "1.0");
+});
+
+Deno.test("a caller's traceparent reaches the record with tracing off", async () => {
+  const { log, post } = setup();
+  const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  await post("/v1/identifications", identification(), { traceparent, tracestate: "a=1" });
+  assert.equal(log.records[0].headers.traceparent, traceparent);
+  assert.equal(log.records[0].headers.tracestate, "a=1");
+  await post("/v1/identifications", { ...identification(), customer_id: "c2" }, {
+    traceparent: "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+  });
+  assert.equal(log.records[1].headers.traceparent, undefined, "an invalid one is dropped");
 });

@@ -1,29 +1,42 @@
 /**
  * Reads a JSON request body within a size limit: 415 for another media type,
  * 413 past the limit (declared by Content-Length or counted on a chunked
- * stream, which is cancelled at the limit), 400 for malformed JSON.
+ * stream, which is cancelled at the limit), 400 for malformed JSON and for
+ * anything that is not I-JSON (RFC 7493): another charset than UTF-8, bytes
+ * that are not UTF-8, duplicate member names, lone surrogates. Nothing is
+ * replaced or dropped on the way.
  *
  * @module
  */
+import { iJsonViolation } from "./i_json.ts";
 import { type Problem, problem } from "./problem.ts";
 
-/** The parsed body, or the problem to answer with. */
-export type JsonBody = { ok: true; body: unknown } | { ok: false; problem: Problem };
+/** The parsed body and its media type, or the problem to answer with. */
+export type JsonBody = { ok: true; body: unknown; mediaType: string } | {
+  ok: false;
+  problem: Problem;
+};
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-function isJson(contentType: string | null): boolean {
-  const type = contentType?.split(";")[0].trim().toLowerCase();
-  return type === "application/json" || (type?.endsWith("+json") ?? false);
+/** The media type (lower case, no parameters) and the `charset` parameter, if any. */
+function parseContentType(contentType: string | null): { type: string; charset?: string } {
+  const [type, ...params] = (contentType ?? "").split(";").map((p) => p.trim());
+  const charset = params.map((p) => p.split("=")).find(([k]) => k.toLowerCase() === "charset")?.[1];
+  return { type: type.toLowerCase(), charset: charset?.replaceAll('"', "").toLowerCase() };
 }
 
-async function readText(request: Request, limit: number): Promise<string | undefined> {
+function isJson(type: string): boolean {
+  return type === "application/json" || type.endsWith("+json");
+}
+
+async function readBytes(request: Request, limit: number): Promise<Uint8Array | undefined> {
   const declared = request.headers.get("content-length");
   if (declared !== null) {
     // The server holds a declared body to its length, so it can be read whole.
-    return Number(declared) > limit ? undefined : await request.text();
+    return Number(declared) > limit ? undefined : await request.bytes();
   }
-  if (!request.body) return "";
+  if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
@@ -43,28 +56,47 @@ async function readText(request: Request, limit: number): Promise<string | undef
     whole.set(chunk, at);
     at += chunk.byteLength;
   }
-  return decoder.decode(whole);
+  return whole;
 }
+
+const notIJson = (detail: string, pointer?: string): JsonBody => ({
+  ok: false,
+  problem: problem("not-i-json", detail, pointer === undefined ? undefined : [{ pointer, detail }]),
+});
 
 /** Reads and parses the JSON body of `request`, at most `limit` bytes. */
 export async function readJsonBody(request: Request, limit: number): Promise<JsonBody> {
-  if (!isJson(request.headers.get("content-type"))) {
+  const { type, charset } = parseContentType(request.headers.get("content-type"));
+  if (!isJson(type)) {
     return {
       ok: false,
       problem: problem("unsupported-media-type", "Send the body as application/json"),
     };
   }
-  const text = await readText(request, limit);
-  if (text === undefined) {
+  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+    return notIJson(`The body must be UTF-8; charset=${charset} is not accepted`);
+  }
+  const bytes = await readBytes(request, limit);
+  if (bytes === undefined) {
     return {
       ok: false,
       problem: problem("body-too-large", `The body must be at most ${limit} bytes`),
     };
   }
+  let text: string;
   try {
-    return { ok: true, body: JSON.parse(text) };
+    text = decoder.decode(bytes);
+  } catch {
+    return notIJson("The body is not valid UTF-8");
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
   } catch (error) {
     const detail = error instanceof SyntaxError ? error.message : "The body is not JSON";
     return { ok: false, problem: problem("malformed-json", detail) };
   }
+  const violation = iJsonViolation(text, body);
+  if (violation) return notIJson(`The body is not I-JSON: ${violation.detail}`, violation.pointer);
+  return { ok: true, body, mediaType: type };
 }

@@ -6,8 +6,8 @@
  */
 import { z } from "zod";
 import { EventId } from "../events/envelope.ts";
-import type { EventRegistry } from "../events/registry.ts";
-import { SubscriptionQuery } from "../subscribe/request.ts";
+import type { Endpoint, EventRegistry, EventType } from "../events/registry.ts";
+import { subscriptionQuerySchema } from "../subscribe/request.ts";
 import { PROBLEMS, type ProblemType } from "./problem.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -59,14 +59,14 @@ const problems = (...types: ProblemType[]) =>
     },
   ]));
 
-/** The identification request: `CustomerIdentified` v1 `data` plus an optional `event_id`. */
-function identificationSchema(registry: EventRegistry): z.ZodType {
-  return registry.get("CustomerIdentified", 1)!.data.extend({ event_id: EventId.optional() });
-}
+/** The component name of an endpoint's request body. */
+const endpointSchemaName = (e: Endpoint) => `${e.type.type}${e.type.version.toUpperCase()}Data`;
 
 /** The subscription query parameters, from the schema that validates them. */
-function subscriptionParameters(): JsonSchema[] {
-  const shape = toSchema(SubscriptionQuery) as { properties: Record<string, JsonSchema> };
+function subscriptionParameters(registry: EventRegistry): JsonSchema[] {
+  const shape = toSchema(subscriptionQuerySchema(registry)) as {
+    properties: Record<string, JsonSchema>;
+  };
   return Object.entries(shape.properties).map(([name, schema]) => ({
     name,
     in: "query",
@@ -78,7 +78,7 @@ function subscriptionParameters(): JsonSchema[] {
 /** Builds the OpenAPI 3.1 document. */
 export function openApiDocument(registry: EventRegistry): JsonSchema {
   const envelopes = Object.fromEntries(
-    registry.list().map((t) => [`${t.type}V${t.version}`, {
+    registry.list().map((t) => [`${t.type}${t.version.toUpperCase()}`, {
       ...toSchema(t.envelope),
       examples: [{ event_type: t.type, version: t.version, data: t.example }],
     }]),
@@ -108,24 +108,40 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
         "HTTP facade in front of a durable event log (Apache Kafka or embedded) and NATS.",
     },
     paths: {
-      "/v1/identifications": {
-        post: {
-          summary: "Publish a CustomerIdentified event from its data fields",
-          parameters: [{
-            name: "Idempotency-Key",
-            in: "header",
-            required: false,
-            description: "Alias for event_id.",
-            schema: toSchema(EventId),
-          }],
-          requestBody: { required: true, ...json(ref("Identification")) },
-          responses: publishResponses,
-        },
-      },
+      ...Object.fromEntries(
+        registry.endpoints().map((e) => [e.path, {
+          post: {
+            summary: e.summary,
+            parameters: [{
+              name: "Idempotency-Key",
+              in: "header",
+              required: false,
+              description: "Alias for event_id.",
+              schema: toSchema(EventId),
+            }],
+            requestBody: { required: true, ...json(ref(endpointSchemaName(e))) },
+            responses: publishResponses,
+          },
+        }]),
+      ),
       "/v1/events": {
         post: {
-          summary: "Publish a full envelope of any registered type",
-          requestBody: { required: true, ...json(anyEnvelope) },
+          summary: "Publish a full envelope of any registered type, or a structured CloudEvent",
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": { schema: anyEnvelope },
+              "application/cloudevents+json": {
+                schema: {
+                  type: "object",
+                  required: ["specversion", "id", "source", "type", "data"],
+                  description:
+                    "CloudEvents 1.0 structured mode: id, type, time, dataversion (or dataschema) " +
+                    "and data map to event_id, event_type, timestamp, version and data.",
+                },
+              },
+            },
+          },
           responses: publishResponses,
         },
       },
@@ -168,7 +184,7 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
         get: {
           summary:
             "Subscribe over WebSocket (frames: ready, event, heartbeat, error; client sends ack)",
-          parameters: subscriptionParameters(),
+          parameters: subscriptionParameters(registry),
           responses: {
             "101": { description: "Switching to the WebSocket protocol" },
             ...problems("bad-subscription", "upgrade-required"),
@@ -179,7 +195,7 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
         get: {
           summary: "Subscribe over Server-Sent Events (id: cursor, event: type, data: envelope)",
           parameters: [
-            ...subscriptionParameters(),
+            ...subscriptionParameters(registry),
             {
               name: "Last-Event-ID",
               in: "header",
@@ -195,6 +211,12 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
             },
             ...problems("bad-subscription", "log-unavailable"),
           },
+        },
+      },
+      "/asyncapi.json": {
+        get: {
+          summary: "The AsyncAPI 3.0 document: topic, subjects, subscription frames",
+          responses: { "200": { description: "AsyncAPI JSON" } },
         },
       },
       "/metrics": {
@@ -219,10 +241,12 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
     components: {
       schemas: {
         ...envelopes,
-        Identification: {
-          ...toSchema(identificationSchema(registry)),
-          examples: [registry.get("CustomerIdentified", 1)!.example],
-        },
+        ...Object.fromEntries(
+          registry.endpoints().map((e) => [endpointSchemaName(e), {
+            ...toSchema(e.type.data.extend({ event_id: EventId.optional() })),
+            examples: [e.type.example],
+          }]),
+        ),
         PublishResult,
         Problem,
       },
@@ -250,14 +274,43 @@ function fieldRows(schema: JsonSchema, prefix = ""): string[] {
   });
 }
 
+const example = (t: EventType) => ({
+  event_id: "evt-uuid-1234-5678-9012",
+  event_type: t.type,
+  timestamp: "2025-03-02T12:00:00Z",
+  version: t.version,
+  data: t.example,
+});
+
+function typeSection(t: EventType): string {
+  const d = t.definition;
+  const filters = Object.entries(d.filters).map(([name, f]) =>
+    `<code>${escape(name)}</code> (${escape(f.path)}, ${f.match})`
+  ).join(", ");
+  return `<h3 id="${t.type}-${t.version}">${t.type} ${t.version}</h3><p>${escape(d.description)}</p>
+<p>Partition key <code>${escape(d.partitionKey)}</code>; tenant (venue) <code>${
+    escape(d.tenant)
+  }</code>; live subject <code>&lt;prefix&gt;.${escape(d.subject)}</code>${
+    d.endpoint ? `; endpoint <code>POST ${escape(d.endpoint.path)}</code>` : ""
+  }; filters: ${filters || "none"}.</p>
+<table><tr><th>data field</th><th>type</th><th>meaning</th><th>limits</th></tr>${
+    fieldRows(toSchema(t.data)).join("")
+  }</table>
+<p>Example:</p><pre>${escape(JSON.stringify(example(t), null, 2))}</pre>`;
+}
+
 /** Builds the human-readable docs page. */
 export function docsPage(registry: EventRegistry): string {
-  const types = registry.list().map((t) =>
-    `<h3 id="${t.type}-v${t.version}">${t.type} v${t.version}</h3><p>${escape(t.description)}</p>
-<table><tr><th>data field</th><th>type</th><th>meaning</th><th>limits</th></tr>${
-      fieldRows(toSchema(t.data)).join("")
-    }</table>`
+  const types = registry.list().map(typeSection).join("\n");
+  const endpoints = registry.endpoints().map((e) =>
+    `<li><code>POST ${escape(e.path)}</code>: ${
+      escape(e.summary)
+    } (the <code>data</code> fields of ${e.type.type} ${e.type.version}, optional <code>event_id</code> or <code>Idempotency-Key</code> header).</li>`
   ).join("\n");
+  const filters = [...registry.filters().keys()].map((f) => `<code>${escape(f)}</code>`).join(
+    ", ",
+  );
+  const first = registry.list()[0];
   const problemRows = Object.entries(PROBLEMS).map(([name, p]) =>
     `<tr id="problem-${name}"><td><code>${name}</code></td><td>${p.status}</td><td>${
       escape(p.title)
@@ -268,16 +321,23 @@ export function docsPage(registry: EventRegistry): string {
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left}</style></head>
 <body><h1>TasteSync Event Gateway</h1>
 <p>Publish domain events over HTTP; they are stored durably before the gateway answers.
-Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+Machine-readable: <a href="/openapi.json">/openapi.json</a> (HTTP API) and
+<a href="/asyncapi.json">/asyncapi.json</a> (topic, subjects, subscription frames).</p>
 <h2>Endpoints</h2><ul>
-<li><code>POST /v1/identifications</code>: CustomerIdentified data fields, optional <code>event_id</code> or <code>Idempotency-Key</code> header.</li>
-<li><code>POST /v1/events</code>: a full envelope <code>{event_id?, event_type, timestamp?, version, data}</code>.</li>
+<li><code>POST /v1/events</code>: a full envelope <code>{event_id?, event_type, timestamp?, version, data}</code>
+(<code>version</code> is <code>"v1"</code>; the integer <code>1</code> is accepted as an alias), or a structured
+CloudEvent (<code>application/cloudevents+json</code>).</li>
+${endpoints}
 <li><code>POST /v1/events/batch</code>: <code>{"events": [...]}</code>, up to 500, one result each.</li>
-<li><code>GET /v1/subscribe</code> (WebSocket) and <code>GET /v1/stream</code> (Server-Sent Events): subscriptions with <code>topic</code>, <code>event_type</code>, <code>mode</code>, <code>group</code>, <code>from</code>, <code>location</code>, <code>customer_id</code>, <code>min_confidence</code>.</li>
+<li><code>GET /v1/subscribe</code> (WebSocket) and <code>GET /v1/stream</code> (Server-Sent Events): subscriptions with <code>topic</code>, <code>event_type</code>, <code>mode</code>, <code>group</code>, <code>from</code> and the filters ${filters}.</li>
 <li><code>GET /healthz</code>, <code>GET /readyz</code>, <code>GET /metrics</code>.</li></ul>
-<p>Example:</p><pre>curl -X POST http://localhost:8080/v1/identifications \\
-  -H 'content-type: application/json' -H 'Idempotency-Key: visit-42' \\
-  -d '${escape(JSON.stringify(registry.get("CustomerIdentified", 1)!.example))}'</pre>
+${
+    first
+      ? `<p>Example:</p><pre>curl -X POST http://localhost:8080/v1/events \\
+  -H 'content-type: application/json' \\
+  -d '${escape(JSON.stringify(example(first)))}'</pre>`
+      : ""
+  }
 <p>202: stored. 200: the same <code>event_id</code> with the same content was stored before (<code>duplicate: true</code>).</p>
 <h2>Event types</h2>${types}
 <h2>Problems</h2><p>Errors are <code>application/problem+json</code> (RFC 9457).</p>

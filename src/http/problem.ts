@@ -8,6 +8,7 @@ import type { FieldError } from "../events/validate.ts";
 /** Problem types, their status and title; `type` URIs point at the docs page. */
 export const PROBLEMS = {
   "malformed-json": { status: 400, title: "Malformed JSON" },
+  "not-i-json": { status: 400, title: "The body is not I-JSON (RFC 7493): UTF-8, unique names" },
   "validation-failed": { status: 422, title: "The event is not valid" },
   "body-too-large": { status: 413, title: "Request body too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported media type" },

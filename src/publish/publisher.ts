@@ -8,10 +8,11 @@
  */
 import { createHash } from "node:crypto";
 import type { LiveBus } from "../bus/live_bus.ts";
+import { cloudEventHeaders, DEFAULT_CLOUDEVENTS_SOURCE } from "../events/cloudevents.ts";
 import type { Envelope } from "../events/envelope.ts";
 import type { EventType } from "../events/registry.ts";
-import type { AppendResult, EventLog } from "../log/event_log.ts";
-import { inSpan, traceHeaders, tracer } from "../telemetry/tracing.ts";
+import type { AppendResult, EventLog, LogRecord } from "../log/event_log.ts";
+import { inSpan, outgoingTrace, tracer } from "../telemetry/tracing.ts";
 
 /** What a publish returns to the client. */
 export interface PublishResult extends AppendResult {
@@ -31,10 +32,19 @@ export interface PublisherOptions {
   onMirrorDropped: () => void;
 }
 
+/** Where a published event came from, beyond its envelope. */
+export interface PublishOrigin {
+  /** The caller's W3C trace headers, carried on when no span is recorded. */
+  trace?: Record<string, string>;
+  /** The CloudEvents `source` (default {@linkcode DEFAULT_CLOUDEVENTS_SOURCE}). */
+  source?: string;
+}
+
 /**
  * The content fingerprint of an envelope: its type, version and data. The
- * timestamp is left out because the gateway sets it, so a client's retry of
- * the same identification is a duplicate, not a conflict.
+ * timestamp is left out because the gateway sets it when the client does not,
+ * so a client's retry of the same event is a duplicate, not a conflict (the
+ * first write's timestamp stands).
  */
 export function fingerprint(envelope: Envelope): string {
   // `data` is the schema's output, whose keys come in the schema's order whatever the input's.
@@ -63,17 +73,21 @@ export class Publisher {
    * @throws {EventIdConflictError} when the id was used with other content.
    * @throws {EventLogUnavailableError} when the log is unreachable after retries.
    */
-  publish(envelope: Envelope<Record<string, unknown>>, type: EventType): Promise<PublishResult> {
+  publish(
+    envelope: Envelope<Record<string, unknown>>,
+    type: EventType,
+    origin: PublishOrigin = {},
+  ): Promise<PublishResult> {
     const print = fingerprint(envelope);
     const ids = { event_id: envelope.event_id, event_type: envelope.event_type };
     const pending = this.#inFlight.get(envelope.event_id);
     // The log decides duplicate or conflict once the first write has settled.
-    if (pending) return pending.catch(() => {}).then(() => this.publish(envelope, type));
+    if (pending) return pending.catch(() => {}).then(() => this.publish(envelope, type, origin));
     return inSpan("event_log.append", {
       "messaging.destination.name": this.#options.topic,
       "tastesync.event_type": envelope.event_type,
     }, async (span) => {
-      const record = this.#record(envelope, type, print);
+      const record = this.#record(envelope, type, print, origin);
       const result = this.#log.append(record);
       this.#inFlight.set(envelope.event_id, result);
       try {
@@ -83,7 +97,7 @@ export class Publisher {
           "messaging.kafka.offset": appended.offset,
           "tastesync.duplicate": appended.duplicate,
         });
-        if (!appended.duplicate) this.#mirror(envelope, type, record.value, record.headers);
+        if (!appended.duplicate) this.#mirror(envelope, type, record);
         return { ...ids, ...appended };
       } finally {
         this.#inFlight.delete(envelope.event_id);
@@ -91,25 +105,28 @@ export class Publisher {
     });
   }
 
-  #record(envelope: Envelope, type: EventType, print: string) {
+  #record(envelope: Envelope, type: EventType, print: string, origin: PublishOrigin): LogRecord {
     return {
       topic: this.#options.topic,
-      key: type.key(envelope.data as Record<string, unknown>),
+      key: type.key(envelope),
       eventId: envelope.event_id,
       fingerprint: print,
       value: JSON.stringify(envelope),
-      headers: traceHeaders(),
+      headers: {
+        ...cloudEventHeaders(envelope, origin.source ?? DEFAULT_CLOUDEVENTS_SOURCE),
+        ...outgoingTrace(origin.trace ?? {}),
+      },
     };
   }
 
-  #mirror(envelope: Envelope, type: EventType, value: string, trace: Record<string, string>): void {
+  #mirror(envelope: Envelope, type: EventType, record: LogRecord): void {
     const span = tracer.startSpan("live_bus.publish", {
       attributes: { "messaging.system": this.#bus.backend },
     });
     const sent = this.#bus.publish({
-      subject: `${this.#options.subjectPrefix}.${type.subject}`,
-      data: value,
-      headers: { ...trace, "Nats-Msg-Id": envelope.event_id },
+      subject: `${this.#options.subjectPrefix}.${type.definition.subject}`,
+      data: record.value,
+      headers: { ...record.headers, "Nats-Msg-Id": envelope.event_id },
     });
     span.setAttribute("tastesync.mirrored", sent);
     if (!sent) this.#options.onMirrorDropped();

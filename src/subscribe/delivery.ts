@@ -5,6 +5,9 @@
  */
 import type { Envelope } from "../events/envelope.ts";
 
+/** Builds the wire frame of a delivery for one transport. */
+export type FrameBuilder = (delivery: Delivery) => string;
+
 /**
  * One event on its way to subscribers. Frames are built once, on first use,
  * and shared by every subscriber of a feed.
@@ -20,8 +23,7 @@ export class Delivery {
   readonly position: { partition: number; offset: bigint } | undefined;
   /** Trace headers of the record, e.g. `traceparent`. */
   readonly trace: Record<string, string>;
-  #wsFrame?: string;
-  #sseFrame?: string;
+  #frames?: Map<FrameBuilder, string>;
 
   /** One event with its cursor, log position and trace headers. */
   constructor(
@@ -38,20 +40,19 @@ export class Delivery {
     this.trace = trace;
   }
 
-  /** The WebSocket frame: `{"type":"event","cursor":...,"event":{...}}`. */
-  get wsFrame(): string {
-    const trace = this.trace.traceparent
-      ? `,"traceparent":${JSON.stringify(this.trace.traceparent)}`
-      : "";
-    return this.#wsFrame ??= `{"type":"event","cursor":${
-      JSON.stringify(this.cursor ?? null)
-    }${trace},"event":${this.json}}`;
-  }
-
-  /** The Server-Sent Events frame: `id:` cursor, `event:` type, `data:` envelope. */
-  get sseFrame(): string {
-    const id = this.cursor === undefined ? "" : `id: ${this.cursor}\n`;
-    return this.#sseFrame ??= `${id}event: ${this.envelope.event_type}\ndata: ${this.json}\n\n`;
+  /**
+   * The frame `build` makes of this delivery: built on first use, then shared
+   * by every subscriber of the feed. `build` is the cache key, so pass a
+   * module-level function rather than a fresh closure.
+   */
+  frame(build: FrameBuilder): string {
+    const frames = this.#frames ??= new Map();
+    let frame = frames.get(build);
+    if (frame === undefined) {
+      frame = build(this);
+      frames.set(build, frame);
+    }
+    return frame;
   }
 }
 

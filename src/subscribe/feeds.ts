@@ -12,7 +12,7 @@ import type { Logger } from "../telemetry/logger.ts";
 import { inSpanSync, startConsumerSpan, withContext } from "../telemetry/tracing.ts";
 import { encodeCursor } from "./cursor.ts";
 import { Delivery, type Subscriber } from "./delivery.ts";
-import { type EventFilter, matches } from "./filter.ts";
+import type { EventFilter } from "./filter.ts";
 
 /** Parses a stored envelope; records that are not envelopes are skipped. */
 export function parseEnvelope(json: string): Envelope<Record<string, unknown>> | undefined {
@@ -67,7 +67,7 @@ abstract class Feed {
     inSpanSync("subscription.filter", (span) => {
       let matched = 0;
       for (const [subscriber, filter] of this.#subscribers) {
-        if (!matches(filter, delivery.envelope)) continue;
+        if (!filter(delivery.envelope)) continue;
         matched++;
         if (!subscriber.send(delivery)) this.detach(subscriber);
       }

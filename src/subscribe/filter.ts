@@ -1,30 +1,49 @@
 /**
- * Subscription filters, applied in the gateway before anything is sent.
+ * Subscription filters, applied in the gateway before anything is sent. The
+ * filter parameters and the fields they test come from the event registry.
  *
  * @module
  */
 import type { Envelope } from "../events/envelope.ts";
+import { valueAt } from "../events/field_path.ts";
+import type { EventRegistry } from "../events/registry.ts";
 
-/** What a subscriber wants; every field left out matches everything. */
-export interface EventFilter {
+/** Whether a subscriber wants an event. */
+export type EventFilter = (envelope: Envelope<Record<string, unknown>>) => boolean;
+
+/** The filter parameters of a request, already validated. */
+export interface FilterValues {
   /** Only this event type. */
   eventType?: string;
-  /** Only events whose `data.location` is this. */
-  location?: string;
-  /** Only events whose `data.customer_id` is this. */
-  customerId?: string;
-  /** Only events whose `data.confidence` is at least this. */
-  minConfidence?: number;
+  /** Filter parameter values by name (see {@linkcode EventRegistry.filters}). */
+  fields: ReadonlyMap<string, string | number>;
 }
 
-/** Whether `envelope` passes `filter`. */
-export function matches(filter: EventFilter, envelope: Envelope<Record<string, unknown>>): boolean {
-  if (filter.eventType !== undefined && envelope.event_type !== filter.eventType) return false;
-  const data = envelope.data ?? {};
-  if (filter.location !== undefined && data.location !== filter.location) return false;
-  if (filter.customerId !== undefined && data.customer_id !== filter.customerId) return false;
-  if (filter.minConfidence !== undefined) {
-    if (typeof data.confidence !== "number" || data.confidence < filter.minConfidence) return false;
-  }
-  return true;
+/** An event of any type passes. */
+export const MATCH_ALL: EventFilter = () => true;
+
+/**
+ * Compiles `values` into a filter. A field filter passes the events whose type
+ * declares it and whose field compares as the type says; an event of a type
+ * that does not declare the filter does not pass.
+ */
+export function compileFilter(registry: EventRegistry, values: FilterValues): EventFilter {
+  const { eventType } = values;
+  const tests = [...values.fields].map(([name, expected]) => {
+    const parameter = registry.filters().get(name);
+    if (!parameter) throw new TypeError(`Unknown filter parameter "${name}"`);
+    return (envelope: Envelope<Record<string, unknown>>): boolean => {
+      const field = parameter.byType.get(envelope.event_type);
+      if (!field) return false;
+      const actual = valueAt(envelope, field.path);
+      return field.match === "at_least"
+        ? typeof actual === "number" && actual >= (expected as number)
+        : (typeof actual === "string" || typeof actual === "number") &&
+          String(actual) === String(expected);
+    };
+  });
+  if (eventType === undefined && tests.length === 0) return MATCH_ALL;
+  return (envelope) =>
+    (eventType === undefined || envelope.event_type === eventType) &&
+    tests.every((test) => test(envelope));
 }

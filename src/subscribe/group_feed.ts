@@ -14,7 +14,7 @@ import { type Cursor, encodeCursor, InvalidCursorError } from "./cursor.ts";
 import { Delivery, type Subscriber } from "./delivery.ts";
 import { parseEnvelope, readAttributes } from "./feeds.ts";
 import { inSpanSync, startConsumerSpan, withContext } from "../telemetry/tracing.ts";
-import { type EventFilter, matches } from "./filter.ts";
+import type { EventFilter } from "./filter.ts";
 
 /** Options of a {@linkcode GroupFeed}. */
 export interface GroupFeedOptions {
@@ -227,7 +227,7 @@ export class GroupFeed {
               "subscription.filter",
               () =>
                 envelope !== undefined && !this.#acked.has(envelope.event_id) &&
-                matches(owner.filter, envelope),
+                owner.filter(envelope),
             ),
         );
         if (wanted) {

@@ -3,6 +3,7 @@ import type { EventLog, GroupHandler, StoredRecord } from "../log/event_log.ts";
 import { jsonLogger } from "../telemetry/logger.ts";
 import { decodeCursor, encodeCursor, InvalidCursorError } from "./cursor.ts";
 import type { Delivery, Subscriber } from "./delivery.ts";
+import { MATCH_ALL } from "./filter.ts";
 import { GroupFeed } from "./group_feed.ts";
 
 /** A log whose group hands every partition to this process and records commits. */
@@ -36,7 +37,7 @@ function fakeLog() {
         event_id: id,
         event_type: "CustomerIdentified",
         timestamp: "",
-        version: 1,
+        version: "v1",
         data: {},
       }),
       headers: {},
@@ -69,8 +70,8 @@ Deno.test("GroupFeed gives each partition to one member and commits as members a
   const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
   const a = new Member();
   const b = new Member();
-  feed.attach(a, {});
-  feed.attach(b, {});
+  feed.attach(a, MATCH_ALL);
+  feed.attach(b, MATCH_ALL);
   write(0, "p0-a");
   write(1, "p1-a");
   write(0, "p0-b");
@@ -88,8 +89,8 @@ Deno.test("GroupFeed moves a leaving member's unacked events to another and neve
   const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
   const a = new Member();
   const b = new Member();
-  feed.attach(a, {});
-  feed.attach(b, {});
+  feed.attach(a, MATCH_ALL);
+  feed.attach(b, MATCH_ALL);
   write(0, "x1");
   write(0, "x2");
   feed.ack(a, decodeCursor(a.got[0].cursor!));
@@ -113,7 +114,7 @@ Deno.test("GroupFeed redelivers after the ack timeout and pauses a full partitio
     () => {},
   );
   const a = new Member();
-  feed.attach(a, {});
+  feed.attach(a, MATCH_ALL);
   write(0, "y1");
   write(0, "y2");
   write(0, "y3");
@@ -131,7 +132,7 @@ Deno.test("GroupFeed rejects an ack for a cursor never sent, and auto-acks membe
   const { log, commits, write } = fakeLog();
   const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
   const sse = new Member(false);
-  feed.attach(sse, {});
+  feed.attach(sse, MATCH_ALL);
   write(0, "z1");
   await flush();
   assert.deepEqual(commits.at(-1), [0, 1n]);

@@ -7,13 +7,15 @@
 import { z } from "zod";
 import type { FieldError } from "../events/validate.ts";
 import { type Cursor, decodeCursor, InvalidCursorError } from "./cursor.ts";
-import type { EventFilter } from "./filter.ts";
+import { schemaAt } from "../events/field_path.ts";
+import type { EventRegistry } from "../events/registry.ts";
+import { compileFilter, type EventFilter } from "./filter.ts";
 
 /** Characters allowed in a group name. */
 const GROUP_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
-/** The query parameters, as strings. */
-export const SubscriptionQuery = z.object({
+/** The query parameters every subscription has, whatever the registered types. */
+const BASE_QUERY = {
   topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/).optional(),
   event_type: z.string().min(1).max(128).optional(),
   mode: z.enum(["durable", "live"]).default("durable"),
@@ -22,10 +24,38 @@ export const SubscriptionQuery = z.object({
   })
     .optional(),
   from: z.string().min(1).default("latest"),
-  location: z.string().min(1).max(128).optional(),
-  customer_id: z.string().min(1).max(128).optional(),
-  min_confidence: z.coerce.number().min(0).max(1).optional(),
-}).strict();
+};
+
+/**
+ * The schema of a filter parameter's value: the schema of the field it tests
+ * (of the first type that declares it), read from query text.
+ */
+function filterValueSchema(registry: EventRegistry, name: string): z.ZodType {
+  const parameter = registry.filters().get(name)!;
+  const [typeName, field] = parameter.byType.entries().next().value!;
+  const type = registry.get(typeName, registry.versions(typeName).at(-1)!)!;
+  const schema = schemaAt(type.envelope, field.path) ?? z.string().min(1).max(128);
+  const numeric = parameter.match === "at_least" || schema.def.type === "number";
+  return (numeric ? z.coerce.number().pipe(schema as z.ZodType<number, number>) : schema)
+    .describe(parameter.description);
+}
+
+const querySchemas = new WeakMap<EventRegistry, z.ZodObject>();
+
+/** The query schema of `GET /v1/subscribe` and `GET /v1/stream` for `registry`'s types. */
+export function subscriptionQuerySchema(registry: EventRegistry): z.ZodObject {
+  const known = querySchemas.get(registry);
+  if (known) return known;
+  const filters = Object.fromEntries(
+    [...registry.filters().keys()].map((name) => [
+      name,
+      filterValueSchema(registry, name).optional(),
+    ]),
+  );
+  const schema = z.object({ ...BASE_QUERY, ...filters }).strict();
+  querySchemas.set(registry, schema);
+  return schema;
+}
 
 /** A validated subscription request. */
 export interface SubscriptionRequest {
@@ -52,6 +82,7 @@ export type ParsedRequest = { ok: true; request: SubscriptionRequest } | {
  * `defaultTopic` applies when `topic` is left out.
  */
 export function parseSubscriptionRequest(
+  registry: EventRegistry,
   params: URLSearchParams,
   defaultTopic: string,
   lastEventId?: string,
@@ -63,7 +94,7 @@ export function parseSubscriptionRequest(
     raw[key] = value;
   }
   if (lastEventId) raw.from = lastEventId;
-  const parsed = SubscriptionQuery.safeParse(raw);
+  const parsed = subscriptionQuerySchema(registry).safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       if (issue.code === "unrecognized_keys") {
@@ -76,14 +107,15 @@ export function parseSubscriptionRequest(
     }
   }
   if (errors.length > 0 || !parsed.success) return { ok: false, errors };
-  const q = parsed.data;
-  const topic = q.topic ?? defaultTopic;
+  const { topic: topicParam, event_type, mode, group, from: fromParam, ...fields } = parsed
+    .data as z.infer<z.ZodObject<typeof BASE_QUERY>> & Record<string, string | number>;
+  const topic = topicParam ?? defaultTopic;
   let from: SubscriptionRequest["from"];
-  if (q.from === "latest" || q.from === "earliest") {
-    from = q.from;
+  if (fromParam === "latest" || fromParam === "earliest") {
+    from = fromParam;
   } else {
     try {
-      from = decodeCursor(q.from);
+      from = decodeCursor(fromParam);
     } catch (error) {
       if (!(error instanceof InvalidCursorError)) throw error;
       return {
@@ -94,7 +126,7 @@ export function parseSubscriptionRequest(
     if (from.topic !== topic) {
       return { ok: false, errors: [{ pointer: "/from", detail: "is a cursor of another topic" }] };
     }
-    if (q.group) {
+    if (group) {
       return {
         ok: false,
         errors: [{
@@ -104,7 +136,7 @@ export function parseSubscriptionRequest(
       };
     }
   }
-  if (q.mode === "live" && (q.group || q.from !== "latest")) {
+  if (mode === "live" && (group || fromParam !== "latest")) {
     return {
       ok: false,
       errors: [{
@@ -117,15 +149,13 @@ export function parseSubscriptionRequest(
     ok: true,
     request: {
       topic,
-      mode: q.mode,
-      group: q.group,
+      mode,
+      group,
       from,
-      filter: {
-        eventType: q.event_type,
-        location: q.location,
-        customerId: q.customer_id,
-        minConfidence: q.min_confidence,
-      },
+      filter: compileFilter(registry, {
+        eventType: event_type,
+        fields: new Map(Object.entries(fields).filter(([, v]) => v !== undefined)),
+      }),
     },
   };
 }

@@ -67,6 +67,35 @@ export function traceHeaders(): Record<string, string> {
   return carrier;
 }
 
+/** A W3C `traceparent` (version 00 layout; all-zero ids are invalid). */
+const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** Longest `tracestate` carried on (the W3C limit is 32 members). */
+const MAX_TRACESTATE_LENGTH = 512;
+
+/**
+ * The W3C trace context in `headers` (a caller's request, a record), when well
+ * formed: `traceparent` and, with it, `tracestate`.
+ */
+export function carriedTrace(
+  headers: Record<string, string | undefined>,
+): Record<string, string> {
+  const { traceparent, tracestate } = headers;
+  if (traceparent === undefined || !TRACEPARENT_PATTERN.test(traceparent)) return {};
+  return tracestate !== undefined && tracestate.length <= MAX_TRACESTATE_LENGTH
+    ? { traceparent, tracestate }
+    : { traceparent };
+}
+
+/**
+ * Trace headers for a message sent now: the active span's while spans are
+ * recorded, else `carried` (the caller's), so the trace passes through a
+ * gateway that exports nothing.
+ */
+export function outgoingTrace(carried: Record<string, string>): Record<string, string> {
+  const active = traceHeaders();
+  return active.traceparent ? active : carried;
+}
+
 /** Runs `fn` in the trace context carried by `headers`, e.g. an incoming `traceparent`. */
 export function withRemoteContext<T>(headers: Record<string, string | undefined>, fn: () => T): T {
   return context.with(propagation.extract(context.active(), headers), fn);
@@ -93,7 +122,11 @@ export function startConsumerSpan(
   const active = trace.setSpan(parent, span);
   const carrier: Record<string, string> = {};
   propagation.inject(active, carrier);
-  return { span, context: active, headers: carrier };
+  return {
+    span,
+    context: active,
+    headers: carrier.traceparent ? carrier : carriedTrace(headers),
+  };
 }
 
 /** Runs `fn` with `ctx` active. */

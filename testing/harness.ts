@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kafka, type KafkaMessage, logLevel } from "kafkajs";
-import { CUSTOMER_IDENTIFIED_V1_EXAMPLE } from "../src/events/customer_identified.ts";
+import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 
 /** Kafka bootstrap address of the test broker (`deploy/local/services.sh`). */
 export const KAFKA_BROKERS = Deno.env.get("TASTESYNC_TEST_KAFKA_BROKERS") ?? "127.0.0.1:9092";
@@ -18,7 +18,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 
 /** A `CustomerIdentified` v1 body with overrides. */
 export function identification(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { ...structuredClone(CUSTOMER_IDENTIFIED_V1_EXAMPLE), ...overrides };
+  return { ...structuredClone(CUSTOMER_IDENTIFIED.versions.v1.example), ...overrides };
 }
 
 /** A unique topic name, so tests never see each other's records. */
