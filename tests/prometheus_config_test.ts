@@ -23,6 +23,22 @@ function metricFamilies(text: string): Set<string> {
   return new Set(names.map((n) => n.replace(/_(bucket|sum|count)$/, "")));
 }
 
+/** The `/metrics` text of a real gateway process on the embedded log (no Kafka needed). */
+async function scrapeGateway(): Promise<string> {
+  const dataDir = await Deno.makeTempDir({ prefix: "tastesync-metrics-" });
+  const gw = await startGateway({ TASTESYNC_DATA_DIR: dataDir });
+  try {
+    const res = await fetch(`${gw.url}/metrics`);
+    const exposition = await res.text();
+    assert.equal(res.status, 200, `GET /metrics: ${res.status}\n${exposition}`);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+    return exposition;
+  } finally {
+    await gw.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
 /** Every rule of every group in `alerts.yml`. */
 function alertRules(alerts: Any): Any[] {
   return alerts.groups.flatMap((g: Any) => g.rules);
@@ -133,18 +149,7 @@ Deno.test("prometheus: every metric the alerts and the dashboard use is exposed 
   }
   assert.ok(used.size > 0, "no tastesync_ metrics found in the alerts or the dashboard");
 
-  const dataDir = await Deno.makeTempDir({ prefix: "tastesync-metrics-" });
-  const gw = await startGateway({ TASTESYNC_DATA_DIR: dataDir });
-  let exposition: string;
-  try {
-    const res = await fetch(`${gw.url}/metrics`);
-    exposition = await res.text();
-    assert.equal(res.status, 200, `GET /metrics: ${res.status}\n${exposition}`);
-    assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
-  } finally {
-    await gw.stop();
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  const exposition = await scrapeGateway();
   const exposed = new Set(
     [...exposition.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]),
   );
@@ -155,4 +160,48 @@ Deno.test("prometheus: every metric the alerts and the dashboard use is exposed 
     [],
     `used but not exposed:\n${missing.join("\n")}\n\nexposed:\n${[...exposed].sort().join("\n")}`,
   );
+});
+
+Deno.test("prometheus: a real gateway's /metrics passes `promtool check metrics` and reads real process values", async () => {
+  const exposition = await scrapeGateway();
+  let promtool: Deno.ChildProcess;
+  try {
+    promtool = new Deno.Command("promtool", {
+      args: ["check", "metrics"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    throw new Error(
+      "promtool not found: install Debian's prometheus package (deploy/local/services.sh install)",
+      { cause: e },
+    );
+  }
+  const writer = promtool.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(exposition));
+  await writer.close();
+  const out = await promtool.output();
+  const problems = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(problems.trim(), "", `promtool check metrics:\n${problems}`);
+  assert.equal(out.code, 0, "promtool check metrics exit code");
+
+  const value = (name: string) => {
+    const sample = exposition.match(new RegExp(`^${name} (\\S+)$`, "m"));
+    assert.ok(sample, `${name} is not exposed`);
+    return Number(sample[1]);
+  };
+  for (
+    const name of [
+      "tastesync_process_resident_memory_bytes",
+      "tastesync_nodejs_heap_size_used_bytes",
+      "tastesync_nodejs_heap_size_total_bytes",
+      "tastesync_process_open_fds",
+      "tastesync_process_max_fds",
+      "tastesync_process_start_time_seconds",
+      "tastesync_process_cpu_seconds_total",
+    ]
+  ) {
+    assert.ok(value(name) > 0, `${name} = ${value(name)}`);
+  }
 });

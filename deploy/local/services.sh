@@ -6,7 +6,8 @@
 # Usage: deploy/local/services.sh COMMAND [--kafka-brokers 1|3] [--node N]
 #
 #   install       fetch Kafka jars into .cache/kafka/libs and apt-install
-#                 nats-server if missing (idempotent, instant when done)
+#                 nats-server and promtool (prometheus, service not started)
+#                 if missing (idempotent, instant when done)
 #   start         install if needed, start Kafka + NATS, wait until ready
 #   stop          stop whatever this script started (Kafka + NATS)
 #   status        show what is up; exit 0 only if Kafka and NATS both answer
@@ -211,6 +212,37 @@ install_nats() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nats-server 9>&- ||
     die "apt-get install nats-server failed"
   find_nats >/dev/null || die "nats-server still not found after apt-get install"
+}
+
+# promtool (Debian's prometheus package) lints the gateway's /metrics in tests.
+# The package's postinst starts a prometheus daemon (invoke-rc.d or
+# deb-systemd-invoke): a policy-rc.d answering 101 ("forbidden") for the
+# length of the install keeps it from starting (an existing policy-rc.d is
+# left as it is), and the service is disabled so no boot starts it either.
+install_promtool() {
+  command -v promtool >/dev/null && return 0
+  local sudo=() policy=/usr/sbin/policy-rc.d own_policy=0 ok=1
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || die "promtool not found; install it (apt-get install prometheus) or run as root"
+    sudo=(sudo -n)
+  fi
+  say "promtool: installing Debian's prometheus package with apt-get (its service is not started) ..."
+  if [[ ! -e $policy ]]; then
+    own_policy=1
+    trap "${sudo[*]} rm -f $policy" EXIT
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq 9>&- &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus 9>&- ||
+    ok=0
+  if ((own_policy)); then
+    "${sudo[@]}" rm -f "$policy"
+    trap - EXIT
+  fi
+  ((ok)) || die "apt-get install prometheus failed"
+  "${sudo[@]}" update-rc.d prometheus disable >/dev/null 2>&1 || true
+  command -v promtool >/dev/null || die "promtool still not found after apt-get install prometheus"
 }
 
 check_java() {
@@ -671,12 +703,13 @@ done
 [[ -z $OPT_NODE || $OPT_NODE =~ ^[1-9]$ ]] || die "--node must be a node number (1..3)"
 
 case ${CMD:-} in
-  install) with_lock; install_kafka; install_nats; check_java; say "install: done" ;;
+  install) with_lock; install_kafka; install_nats; install_promtool; check_java; say "install: done" ;;
   start)
     with_lock
     t_all=$(now_ms)
     install_kafka
     install_nats
+    install_promtool
     # NATS first: it is up in well under a second, Kafka takes a few.
     start_nats
     start_kafka

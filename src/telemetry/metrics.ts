@@ -1,10 +1,12 @@
 /**
  * Prometheus metrics (prom-client): one registry, one name prefix, base units,
- * low-cardinality labels only (never customer or event ids).
+ * low-cardinality labels only (never customer or event ids). The process's
+ * own metrics come from `process_metrics.ts`.
  *
  * @module
  */
 import client from "prom-client";
+import { ProcessMetrics } from "./process_metrics.ts";
 
 /** Prefix of every metric name. */
 export const METRIC_PREFIX = "tastesync_";
@@ -119,9 +121,8 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor() {
-    client.collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
-  }
+  /** Memory, heap, CPU, file descriptors and event-loop lag of this process. */
+  readonly #process = new ProcessMetrics(this.registry, METRIC_PREFIX);
 
   /** Sets what `collect` reports for subscribers and consumer lag at each scrape. */
   onScrape(collect: () => Promise<void>): void {
@@ -130,7 +131,7 @@ export class Metrics {
 
   /** The Prometheus text exposition. */
   async render(): Promise<{ contentType: string; body: string }> {
-    await this.#collect();
+    await Promise.all([this.#collect(), this.#process.update()]);
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
