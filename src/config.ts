@@ -23,6 +23,10 @@ export const DEFAULT_PARTITIONS = 3;
 export const DEFAULT_SUBJECT_PREFIX = "notifications";
 /** Default dedup window: 24 hours. */
 export const DEFAULT_DEDUP_WINDOW = "24h";
+/** Longest a publish waits for Kafka before it is answered `503`, in ms. */
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+/** How long a broker request may take before it is retried, in ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
 
 const DURATION_UNITS_MS: Record<string, number> = {
   ms: 1,
@@ -76,7 +80,8 @@ export const ConfigSchema = z.object({
     retries: z.coerce.number().int().min(1).max(10).default(3),
     initial_retry_ms: PositiveInt.default(100),
     connection_timeout_ms: PositiveInt.default(1000),
-    request_timeout_ms: PositiveInt.default(5000),
+    request_timeout_ms: PositiveInt.default(DEFAULT_REQUEST_TIMEOUT_MS),
+    publish_timeout_ms: PositiveInt.default(DEFAULT_PUBLISH_TIMEOUT_MS),
   }).strict().prefault({}),
   nats: z.object({
     url: z.string().default(""),
@@ -121,6 +126,8 @@ export const ENV_KEYS: Readonly<Record<string, readonly [string, string]>> = {
   TASTESYNC_KAFKA_MAX_BATCH: ["kafka", "max_batch"],
   TASTESYNC_KAFKA_LINGER_MS: ["kafka", "linger_ms"],
   TASTESYNC_KAFKA_RETRIES: ["kafka", "retries"],
+  TASTESYNC_KAFKA_REQUEST_TIMEOUT_MS: ["kafka", "request_timeout_ms"],
+  TASTESYNC_KAFKA_PUBLISH_TIMEOUT_MS: ["kafka", "publish_timeout_ms"],
   TASTESYNC_NATS_URL: ["nats", "url"],
   TASTESYNC_NATS_SUBJECT_PREFIX: ["nats", "subject_prefix"],
   TASTESYNC_DATA_DIR: ["embedded", "data_dir"],

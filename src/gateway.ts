@@ -58,6 +58,7 @@ export function createEventLog(config: Config, logger: Logger): EventLog {
     initialRetryMs: k.initial_retry_ms,
     connectionTimeoutMs: k.connection_timeout_ms,
     requestTimeoutMs: k.request_timeout_ms,
+    publishTimeoutMs: k.publish_timeout_ms,
     dedupWindowMs: config.dedup.window,
   }, logger);
 }

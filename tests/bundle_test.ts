@@ -1,6 +1,7 @@
 /**
- * The shipped artefact: `deno bundle` of main.ts runs as the gateway, on the
- * embedded log and on Kafka. (`deno compile` needs to download denort, which
+ * The shipped artefact: `deno task bundle` (deploy/bundle.ts: `deno bundle` of
+ * main.ts plus the Kafka client's wasm) runs as the gateway, on the embedded
+ * log and on Kafka. (`deno compile` needs to download denort, which
  * this machine cannot; the bundle is the same program.)
  */
 import assert from "node:assert/strict";
@@ -10,9 +11,9 @@ const ROOT = new URL("..", import.meta.url).pathname;
 
 Deno.test("the bundled gateway publishes on the embedded log and on Kafka", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tastesync-bundle-" });
-  const bundle = `${dir}/gateway.js`;
+  const bundle = `${dir}/dist/gateway.js`;
   const built = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--frozen", "--platform", "deno", "--quiet", "-o", bundle, "main.ts"],
+    args: ["run", "-A", "--frozen", "deploy/bundle.ts", bundle],
     cwd: ROOT,
   }).output();
   assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));

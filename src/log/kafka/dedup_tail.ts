@@ -1,0 +1,129 @@
+/**
+ * Keeps this process's dedup window in step with the topic: reads the last
+ * window of every partition (from the offsets at now - window) and then
+ * tails it, so ids written by other gateway processes are known here too. A
+ * projection of the log, never a source of truth; its reader owns its
+ * offsets, so a broker failure never makes it read anything twice or skip.
+ *
+ * @module
+ */
+import type { Logger } from "../../telemetry/logger.ts";
+import type { DedupWindow } from "../dedup_window.ts";
+import type { TopicAdmin } from "./admin.ts";
+import {
+  EVENT_ID_HEADER,
+  type FetchedRecord,
+  FINGERPRINT_HEADER,
+  type KafkaConnection,
+} from "./client.ts";
+import { KafkaReader } from "./reader.ts";
+
+/** Options of {@linkcode DedupTail.start}. */
+export interface DedupTailOptions {
+  /** How to reach the brokers. */
+  connection: KafkaConnection;
+  /** Topic tailed. */
+  topic: string;
+  /** Its partition count. */
+  partitions: number;
+  /** How far back the window reaches, in ms. */
+  windowMs: number;
+  /** Structured logger. */
+  logger: Logger;
+}
+
+/** Tails the topic into a {@linkcode DedupWindow}. */
+export class DedupTail {
+  readonly #reader: KafkaReader;
+  readonly #admin: TopicAdmin;
+  readonly #options: DedupTailOptions;
+  /** Waiters for a partition to be read up to an offset. */
+  readonly #waiters = new Set<{ partition: number; until: bigint; done: () => void }>();
+
+  private constructor(
+    options: DedupTailOptions,
+    admin: TopicAdmin,
+    window: DedupWindow,
+    from: Map<number, bigint>,
+  ) {
+    this.#options = options;
+    this.#admin = admin;
+    this.#reader = new KafkaReader({
+      connection: options.connection,
+      topic: options.topic,
+      from,
+      logger: options.logger,
+      role: "dedup",
+      onRecords: (partition, records) => {
+        for (const record of records) remember(window, record);
+        this.#progress(partition);
+      },
+    });
+  }
+
+  /**
+   * Starts tailing into `window` and resolves once everything written before
+   * the call has been read.
+   */
+  static async start(
+    options: DedupTailOptions,
+    admin: TopicAdmin,
+    window: DedupWindow,
+  ): Promise<DedupTail> {
+    const { topic, partitions, windowMs } = options;
+    const [from, ends] = await Promise.all([
+      admin.offsetsSince(topic, partitions, Date.now() - windowMs),
+      admin.offsets(topic, partitions),
+    ]);
+    const tail = new DedupTail(options, admin, window, from);
+    await tail.#reader.start();
+    await Promise.all(ends.map((o) => tail.#readUpTo(o.partition, o.high)));
+    return tail;
+  }
+
+  /**
+   * Resolves once every record appended to `partition` before the call has
+   * been read into the window, so an id not found there afterwards is not in
+   * the log. Rejects when the partition's end cannot be learnt (its leader is
+   * down).
+   */
+  async settle(partition: number): Promise<void> {
+    const [end] = (await this.#admin.offsets(this.#options.topic, this.#options.partitions))
+      .filter((o) => o.partition === partition);
+    await this.#readUpTo(partition, end.high);
+  }
+
+  /** Stops tailing. */
+  async close(): Promise<void> {
+    for (const w of this.#waiters) w.done();
+    await this.#reader.close();
+  }
+
+  #readUpTo(partition: number, until: bigint): Promise<void> {
+    if ((this.#reader.next(partition) ?? 0n) >= until) return Promise.resolve();
+    return new Promise((done) => this.#waiters.add({ partition, until, done }));
+  }
+
+  #progress(partition: number): void {
+    const next = this.#reader.next(partition) ?? 0n;
+    for (const w of this.#waiters) {
+      if (w.partition === partition && next >= w.until) {
+        this.#waiters.delete(w);
+        w.done();
+      }
+    }
+  }
+}
+
+function remember(window: DedupWindow, record: FetchedRecord): void {
+  const eventId = record.headers[EVENT_ID_HEADER];
+  const fingerprint = record.headers[FINGERPRINT_HEADER];
+  if (eventId === undefined || fingerprint === undefined) return;
+  window.remember(eventId, {
+    fingerprint,
+    topic: record.topic,
+    partition: record.partition,
+    offset: String(record.offset),
+    at: record.timestamp,
+  });
+}

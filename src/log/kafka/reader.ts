@@ -1,0 +1,203 @@
+/**
+ * A plain reader of a Kafka topic: explicit partitions, offsets that it owns.
+ * No consumer group, so nothing can reset its position: after a broker or
+ * connection failure it fetches again from its own next offset. One fetch is
+ * in flight per leader, so a dead leader stalls only the partitions it led.
+ * `pause(partition)` stops fetching that partition (at most the records
+ * already fetched are still delivered) until `resume`.
+ *
+ * @module
+ */
+import { Consumer } from "@platformatic/kafka";
+import type { Logger } from "../../telemetry/logger.ts";
+import type { LogReader } from "../event_log.ts";
+import {
+  clientOptions,
+  decodeBatches,
+  type FetchedRecord,
+  type KafkaConnection,
+} from "./client.ts";
+
+/** Longest a fetch waits at the broker for records, in ms. @default 500 */
+export const DEFAULT_FETCH_MAX_WAIT_MS = 500;
+/** Most bytes fetched per partition in one request. @default 1 MiB */
+export const DEFAULT_FETCH_PARTITION_BYTES = 1024 * 1024;
+/** First wait after a failed fetch, in ms; doubles up to {@linkcode MAX_RETRY_WAIT_MS}. */
+const FIRST_RETRY_WAIT_MS = 100;
+const MAX_RETRY_WAIT_MS = 2000;
+/** Kafka's OFFSET_OUT_OF_RANGE: the next offset is no longer (or not yet) in the log. */
+const OFFSET_OUT_OF_RANGE = 1;
+
+/** Receives records of one partition, in offset order. */
+export type FetchedHandler = (partition: number, records: FetchedRecord[]) => void;
+
+/** Options of {@linkcode KafkaReader}. */
+export interface KafkaReaderOptions {
+  /** How to reach the brokers. */
+  connection: KafkaConnection;
+  /** Topic read. */
+  topic: string;
+  /** The next offset to read, per partition; only these partitions are read. */
+  from: ReadonlyMap<number, bigint>;
+  /** Called with each partition's records, in order. */
+  onRecords: FetchedHandler;
+  /** Structured logger. */
+  logger: Logger;
+  /** Name in logs and in the client id, e.g. `reader` or `dedup`. */
+  role: string;
+}
+
+/** Reads chosen partitions of one topic from offsets it keeps itself. */
+export class KafkaReader implements LogReader {
+  readonly #options: KafkaReaderOptions;
+  readonly #consumer: Consumer;
+  readonly #next: Map<number, bigint>;
+  readonly #paused = new Set<number>();
+  readonly #leaders = new Map<number, number>();
+  readonly #loops = new Map<number, Promise<void>>();
+  #topicId = "";
+  #closed = false;
+  #wake = Promise.withResolvers<void>();
+
+  /** A reader; {@linkcode KafkaReader.start} begins fetching. */
+  constructor(options: KafkaReaderOptions) {
+    this.#options = options;
+    this.#next = new Map(options.from);
+    this.#consumer = new Consumer({
+      ...clientOptions(options.connection, options.role),
+      groupId: `${options.connection.clientId}-${options.role}-unused`,
+    });
+  }
+
+  /** Finds the partitions' leaders and starts fetching. Rejects when Kafka cannot be reached. */
+  async start(): Promise<void> {
+    await this.#refreshLeaders(false);
+    this.#startLoops();
+  }
+
+  /** The next offset of `partition` (what has been delivered ends just before it). */
+  next(partition: number): bigint | undefined {
+    return this.#next.get(partition);
+  }
+
+  pause(partition: number): void {
+    this.#paused.add(partition);
+  }
+
+  resume(partition: number): void {
+    if (this.#paused.delete(partition)) this.#notify();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#notify();
+    await Promise.allSettled(this.#loops.values());
+    await this.#consumer.close(true).catch(() => {});
+  }
+
+  #notify(): void {
+    this.#wake.resolve();
+    this.#wake = Promise.withResolvers<void>();
+  }
+
+  async #refreshLeaders(force: boolean): Promise<void> {
+    const { topic } = this.#options;
+    const metadata = await this.#consumer.metadata({ topics: [topic], forceUpdate: force });
+    const t = metadata.topics.get(topic);
+    if (!t) throw new Error(`Topic ${topic} has no metadata`);
+    this.#topicId = t.id;
+    for (const partition of this.#next.keys()) {
+      const leader = t.partitions[partition]?.leader;
+      if (leader !== undefined && leader >= 0) this.#leaders.set(partition, leader);
+    }
+  }
+
+  #startLoops(): void {
+    for (const node of new Set(this.#leaders.values())) {
+      if (this.#loops.has(node) || this.#closed) continue;
+      const loop = this.#fetchLoop(node).finally(() => this.#loops.delete(node));
+      this.#loops.set(node, loop);
+    }
+  }
+
+  /** Fetches the partitions `node` leads, one request at a time, until none is left. */
+  async #fetchLoop(node: number): Promise<void> {
+    let wait = FIRST_RETRY_WAIT_MS;
+    while (!this.#closed) {
+      const owned = [...this.#leaders].filter(([, leader]) => leader === node).map(([p]) => p);
+      if (owned.length === 0) return;
+      const wanted = owned.filter((p) => !this.#paused.has(p));
+      if (wanted.length === 0) {
+        await this.#wake.promise;
+        continue;
+      }
+      try {
+        const response = await this.#consumer.fetch({
+          node,
+          maxWaitTime: DEFAULT_FETCH_MAX_WAIT_MS,
+          minBytes: 1,
+          topics: [{
+            topicId: this.#topicId,
+            partitions: wanted.map((partition) => ({
+              partition,
+              currentLeaderEpoch: -1,
+              fetchOffset: this.#next.get(partition)!,
+              lastFetchedEpoch: -1,
+              partitionMaxBytes: DEFAULT_FETCH_PARTITION_BYTES,
+            })),
+          }],
+        });
+        if (this.#closed) return;
+        if (this.#deliver(response)) {
+          wait = FIRST_RETRY_WAIT_MS;
+          continue;
+        }
+      } catch (error) {
+        if (this.#closed) return;
+        this.#options.logger.log("warn", "Kafka fetch failed; retrying from the same offsets", {
+          component: "kafka",
+          role: this.#options.role,
+          node,
+          error: String(error),
+        });
+      }
+      // The leader may have moved: look again, and hand partitions to their new leader's loop.
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(MAX_RETRY_WAIT_MS, wait * 2);
+      await this.#refreshLeaders(true).catch(() => {});
+      this.#startLoops();
+    }
+  }
+
+  /** Hands over fetched records; false when a partition reported an error. */
+  #deliver(response: Awaited<ReturnType<Consumer["fetch"]>>): boolean {
+    let healthy = true;
+    for (const topic of response.responses) {
+      for (const p of topic.partitions) {
+        const next = this.#next.get(p.partitionIndex);
+        if (next === undefined) continue;
+        if (p.errorCode === OFFSET_OUT_OF_RANGE && next < p.logStartOffset) {
+          // Retention removed records not yet read: go on from the first one left, never back.
+          this.#options.logger.log("warn", "Kafka records expired before they were read", {
+            component: "kafka",
+            role: this.#options.role,
+            partition: p.partitionIndex,
+            skipped: String(p.logStartOffset - next),
+          });
+          this.#next.set(p.partitionIndex, p.logStartOffset);
+          continue;
+        }
+        if (p.errorCode !== 0) {
+          healthy = false;
+          continue;
+        }
+        const records = decodeBatches(this.#options.topic, p.partitionIndex, p.records ?? [], next);
+        if (records.length === 0) continue;
+        this.#next.set(p.partitionIndex, records.at(-1)!.offset + 1n);
+        this.#options.onRecords(p.partitionIndex, records);
+      }
+    }
+    return healthy;
+  }
+}
