@@ -36,6 +36,13 @@ const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   logger.log("info", "Shutting down", { signal });
+  // However long a broker or a client takes, the process is gone by the deadline.
+  setTimeout(() => {
+    logger.log("error", "Shutdown timed out; exiting", {
+      timeout_ms: config.http.shutdown_timeout,
+    });
+    Deno.exit(1);
+  }, config.http.shutdown_timeout);
   // Close subscriptions (they would hold the server open), finish the requests in flight
   // (each waits for its durable ack), then flush and close.
   gateway.subscriptions.closeAll();

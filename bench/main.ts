@@ -1,8 +1,10 @@
 /**
  * `deno task bench`: the publish path against its baselines, in one run.
  *
- * Baselines: a hello-world `Deno.serve` (requests/s) and a raw kafkajs
- * idempotent `sendBatch` producer (messages/s). Then the gateway's
+ * Baselines: a hello-world `Deno.serve` (requests/s) and raw idempotent
+ * producers of both Kafka clients, kafkajs `sendBatch` and
+ * `@platformatic/kafka` `send` (messages/s, 64 per request, one request in
+ * flight), so the clients are compared in the same run. Then the gateway's
  * `POST /v1/identifications` on the embedded and the Kafka backends at
  * concurrency 1, 16 and 64 (wrk), and at a fixed 2,000 events/s (open loop).
  * Each figure is the median of BENCH_REPEATS runs of BENCH_SECONDS.
@@ -12,10 +14,17 @@
  * and resident memory per idle connection with 10,000 connections open
  * (BENCH_CONNECTIONS).
  */
+import { Producer, stringSerializers } from "@platformatic/kafka";
 import { Kafka, logLevel } from "kafkajs";
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 import { KAFKA_BROKERS, NATS_URL, startGateway, uniqueTopic } from "../testing/harness.ts";
-import { deliveryLatency, fanOut, memoryPerConnection } from "./subscribe.ts";
+import {
+  backlogReplay,
+  deliveryLatency,
+  fanOut,
+  memoryPerConnection,
+  REPLAY_TARGET_EVENTS_PER_SECOND,
+} from "./subscribe.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const REPEATS = Number(Deno.env.get("BENCH_REPEATS") ?? 3);
@@ -119,7 +128,33 @@ async function helloBaseline(): Promise<number> {
   }
 }
 
-async function kafkaBaseline(batchSize: number): Promise<number> {
+/** Sends batches of `batchSize` with `send` for SECONDS, REPEATS times; the median messages/s. */
+async function sendRate(
+  batchSize: number,
+  send: (messages: { key: string; value: string }[]) => Promise<unknown>,
+): Promise<number> {
+  const value = JSON.stringify({
+    event_id: crypto.randomUUID(),
+    data: CUSTOMER_IDENTIFIED.versions.v1.example,
+  });
+  const rates: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    let sent = 0;
+    const start = performance.now();
+    while (performance.now() - start < SECONDS * 1000) {
+      await send(
+        Array.from({ length: batchSize }, (_, i) => ({ key: `cust${(sent + i) % 1000}`, value })),
+      );
+      sent += batchSize;
+    }
+    rates.push(sent / ((performance.now() - start) / 1000));
+  }
+  return median(rates);
+}
+
+async function kafkaBaseline(
+  batchSize: number,
+): Promise<{ kafkajs: number; platformatic: number }> {
   const kafka = new Kafka({
     clientId: "bench-raw",
     brokers: KAFKA_BROKERS.split(","),
@@ -134,33 +169,26 @@ async function kafkaBaseline(batchSize: number): Promise<number> {
   });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const value = JSON.stringify({
-    event_id: crypto.randomUUID(),
-    data: CUSTOMER_IDENTIFIED.versions.v1.example,
-  });
-  const rates: number[] = [];
-  for (let r = 0; r < REPEATS; r++) {
-    let sent = 0;
-    const start = performance.now();
-    while (performance.now() - start < SECONDS * 1000) {
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [{
-          topic,
-          messages: Array.from(
-            { length: batchSize },
-            (_, i) => ({ key: `cust${(sent + i) % 1000}`, value }),
-          ),
-        }],
-      });
-      sent += batchSize;
-    }
-    rates.push(sent / ((performance.now() - start) / 1000));
-  }
+  const kafkajs = await sendRate(
+    batchSize,
+    (messages) => producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] }),
+  );
   await producer.disconnect();
+  const platformaticProducer = new Producer({
+    clientId: "bench-raw",
+    bootstrapBrokers: KAFKA_BROKERS.split(","),
+    idempotent: true,
+    acks: -1,
+    serializers: stringSerializers,
+  });
+  const platformatic = await sendRate(
+    batchSize,
+    (messages) => platformaticProducer.send({ messages: messages.map((m) => ({ ...m, topic })) }),
+  );
+  await platformaticProducer.close();
   await admin.deleteTopics({ topics: [topic] }).catch(() => {});
   await admin.disconnect();
-  return median(rates);
+  return { kafkajs, platformatic };
 }
 
 async function gatewayRuns(env: Record<string, string>): Promise<Map<string, Run>> {
@@ -187,12 +215,16 @@ console.log(
 );
 const hello = await helloBaseline();
 console.log(`baseline  Deno.serve hello world, wrk c=64          ${fmt(hello)} req/s`);
-const raw = kafkaUp ? await kafkaBaseline(64) : NaN;
-console.log(
-  `baseline  kafkajs sendBatch x64, acks=all, idempotent  ${
-    kafkaUp ? fmt(raw) + " msg/s" : "skipped: no broker"
-  }`,
-);
+const clients = kafkaUp ? await kafkaBaseline(64) : { kafkajs: NaN, platformatic: NaN };
+for (const [name, rate] of Object.entries(clients)) {
+  console.log(
+    `baseline  ${name.padEnd(12)} x64, acks=all, idempotent  ${
+      kafkaUp ? fmt(rate) + " msg/s" : "skipped: no broker"
+    }`,
+  );
+}
+// The gateway's Kafka client is the raw baseline it is measured against.
+const raw = clients.platformatic;
 
 const dataDir = await Deno.makeTempDir({ prefix: "tastesync-bench-" });
 const backends: [string, Record<string, string>][] = [["embedded", {
@@ -278,6 +310,13 @@ console.log(
     fmt(memory.bytesPerConnection / 1024, 1)
   } KiB each`,
 );
+const replayEnv: Record<string, string> = kafkaUp
+  ? { ...streamingEnv, TASTESYNC_KAFKA_TOPIC: uniqueTopic("bench-replay") }
+  : { TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-bench-" }) };
+const replay = await backlogReplay(replayEnv, 100_000);
+console.log(
+  `replay, 100,000-event backlog over one WebSocket: ${fmt(replay.eventsPerSecond)} events/s`,
+);
 
 console.log("\nsubscription targets");
 const kafkaLanes = kafkaUp ? lanes : undefined;
@@ -295,6 +334,11 @@ check(
   ">= 20,000 deliveries/s fan-out",
   fan.deliveriesPerSecond >= 20_000,
   fmt(fan.deliveriesPerSecond),
+);
+check(
+  ">= 20,000 events/s backlog replay over WebSocket",
+  replay.eventsPerSecond >= REPLAY_TARGET_EVENTS_PER_SECOND,
+  fmt(replay.eventsPerSecond),
 );
 check(
   "<= 32 KiB per idle connection",

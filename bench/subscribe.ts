@@ -1,7 +1,11 @@
 /**
  * Subscription benchmarks for `deno task bench`: POST-to-WebSocket delivery
- * latency on the durable and live lanes, fan-out to many subscribers, and
- * resident memory per idle WebSocket connection.
+ * latency on the durable and live lanes, fan-out to many subscribers, resident
+ * memory per idle WebSocket connection, and the replay of a backlog over one
+ * WebSocket.
+ *
+ * Run alone (`deno run -A bench/subscribe.ts`), it measures the backlog replay
+ * on the embedded log and prints it against its target.
  */
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 import { startGateway } from "../testing/harness.ts";
@@ -169,4 +173,69 @@ export async function memoryPerConnection(
     sockets.forEach((s) => s.close());
     await gateway.stop();
   }
+}
+
+/** Target of the backlog replay: events/s over one WebSocket. */
+export const REPLAY_TARGET_EVENTS_PER_SECOND = 20_000;
+
+/**
+ * Events/s of a `from=earliest` WebSocket replay of `events` events already in
+ * the log: from the `ready` frame to the last event.
+ */
+export async function backlogReplay(
+  env: Record<string, string>,
+  events: number,
+): Promise<{ eventsPerSecond: number; seconds: number; received: number }> {
+  const gateway = await startGateway(env);
+  try {
+    const batches: number[] = [];
+    for (let i = 0; i < events; i += 500) batches.push(i);
+    // A few batches in flight at once, so filling the log does not take longer than replaying it.
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let from = batches.shift(); from !== undefined; from = batches.shift()) {
+        const batch = Array.from({ length: Math.min(500, events - from) }, (_, j) => ({
+          event_type: "CustomerIdentified",
+          version: "v1",
+          data: JSON.parse(BODY(from + j)),
+        }));
+        const res = await fetch(`${gateway.url}/v1/events/batch`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ events: batch }),
+        });
+        if (res.status !== 200) throw new Error(`batch answered ${res.status}`);
+        await res.body?.cancel();
+      }
+    }));
+    let received = 0;
+    const { promise: all, resolve: done } = Promise.withResolvers<void>();
+    const { promise: closed, resolve: close } = Promise.withResolvers<CloseEvent>();
+    const socket = await openSocket(gateway.url, "from=earliest", () => {
+      if (++received === events) done();
+    });
+    const start = performance.now();
+    socket.onclose = close;
+    const ended = await Promise.race([all.then(() => undefined), closed]);
+    const seconds = (performance.now() - start) / 1000;
+    socket.close();
+    if (ended) throw new Error(`the replay was closed with ${ended.code} after ${received} events`);
+    return { eventsPerSecond: received / seconds, seconds, received };
+  } finally {
+    await gateway.stop();
+  }
+}
+
+if (import.meta.main) {
+  const events = 100_000;
+  const replay = await backlogReplay(
+    { TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-bench-" }) },
+    events,
+  );
+  const rate = Math.round(replay.eventsPerSecond).toLocaleString("en-US");
+  console.log(
+    `replay, ${events.toLocaleString("en-US")}-event backlog over one WebSocket (embedded): ` +
+      `${rate} events/s`,
+  );
+  const pass = replay.eventsPerSecond >= REPLAY_TARGET_EVENTS_PER_SECOND;
+  console.log(`${pass ? "PASS" : "MISS"}  backlog replay >= 20,000 events/s: ${rate}`);
 }

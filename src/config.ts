@@ -23,6 +23,13 @@ export const DEFAULT_PARTITIONS = 3;
 export const DEFAULT_SUBJECT_PREFIX = "notifications";
 /** Default dedup window: 24 hours. */
 export const DEFAULT_DEDUP_WINDOW = "24h";
+/** Longest a graceful shutdown may take before the process exits anyway. */
+export const DEFAULT_SHUTDOWN_TIMEOUT = "10s";
+/**
+ * Default stall timeout: how long a durable subscription's client may read
+ * nothing while events wait for it before it is disconnected (`4429`).
+ */
+export const DEFAULT_STALL_TIMEOUT = "30s";
 /** Longest a publish waits for Kafka before it is answered `503`, in ms. */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
 /** How long a broker request may take before it is retried, in ms. */
@@ -63,6 +70,7 @@ export const ConfigSchema = z.object({
     port: Port.default(DEFAULT_HTTP_PORT),
     body_limit_bytes: PositiveInt.default(DEFAULT_BODY_LIMIT_BYTES),
     batch_body_limit_bytes: PositiveInt.default(DEFAULT_BATCH_BODY_LIMIT_BYTES),
+    shutdown_timeout: Duration.prefault(DEFAULT_SHUTDOWN_TIMEOUT),
   }).strict().prefault({}),
   kafka: z.object({
     /** The source design's single broker; joins `brokers`. */
@@ -98,6 +106,7 @@ export const ConfigSchema = z.object({
   }).strict().prefault({}),
   subscriptions: z.object({
     ack_timeout: Duration.prefault("30s"),
+    stall_timeout: Duration.prefault(DEFAULT_STALL_TIMEOUT),
     max_queue_events: PositiveInt.default(1000),
     max_queue_bytes: PositiveInt.default(1024 * 1024),
     max_frame_bytes: PositiveInt.default(4096),
@@ -118,6 +127,7 @@ export const ENV_KEYS: Readonly<Record<string, readonly [string, string]>> = {
   TASTESYNC_HTTP_PORT: ["http", "port"],
   TASTESYNC_HTTP_BODY_LIMIT_BYTES: ["http", "body_limit_bytes"],
   TASTESYNC_HTTP_BATCH_BODY_LIMIT_BYTES: ["http", "batch_body_limit_bytes"],
+  TASTESYNC_HTTP_SHUTDOWN_TIMEOUT: ["http", "shutdown_timeout"],
   TASTESYNC_KAFKA_BROKERS: ["kafka", "brokers"],
   TASTESYNC_KAFKA_TOPIC: ["kafka", "topic"],
   TASTESYNC_KAFKA_PARTITIONS: ["kafka", "partitions"],
@@ -134,6 +144,7 @@ export const ENV_KEYS: Readonly<Record<string, readonly [string, string]>> = {
   TASTESYNC_EMBEDDED_SYNC: ["embedded", "sync"],
   TASTESYNC_DEDUP_WINDOW: ["dedup", "window"],
   TASTESYNC_SUBSCRIPTIONS_ACK_TIMEOUT: ["subscriptions", "ack_timeout"],
+  TASTESYNC_SUBSCRIPTIONS_STALL_TIMEOUT: ["subscriptions", "stall_timeout"],
   TASTESYNC_SUBSCRIPTIONS_MAX_QUEUE_EVENTS: ["subscriptions", "max_queue_events"],
   TASTESYNC_SUBSCRIPTIONS_MAX_QUEUE_BYTES: ["subscriptions", "max_queue_bytes"],
   TASTESYNC_SUBSCRIPTIONS_HEARTBEAT: ["subscriptions", "heartbeat"],

@@ -54,3 +54,15 @@ Deno.test("the example configs in deploy/ are valid", async () => {
   assert.equal(production.kafka.replication_factor, 3);
   assert.equal(kafkaBrokers(production).length, 3);
 });
+
+Deno.test("subscriptions.stall_timeout defaults to 30 s and TASTESYNC_SUBSCRIPTIONS_STALL_TIMEOUT sets it", () => {
+  assert.equal(parseConfig(undefined, {}).subscriptions.stall_timeout, 30_000);
+  const c = parseConfig(undefined, { TASTESYNC_SUBSCRIPTIONS_STALL_TIMEOUT: "750ms" });
+  assert.equal(c.subscriptions.stall_timeout, 750);
+  assert.throws(
+    () => parseConfig(undefined, { TASTESYNC_SUBSCRIPTIONS_STALL_TIMEOUT: "soon" }),
+    (e) =>
+      e instanceof ConfigError &&
+      e.key === "subscriptions.stall_timeout (TASTESYNC_SUBSCRIPTIONS_STALL_TIMEOUT)",
+  );
+});

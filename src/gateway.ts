@@ -125,6 +125,7 @@ export function createGateway(
     limits: {
       maxQueueEvents: s.max_queue_events,
       maxQueueBytes: s.max_queue_bytes,
+      stallTimeoutMs: s.stall_timeout,
       maxFrameBytes: s.max_frame_bytes,
       heartbeatMs: s.heartbeat,
       sseRetryMs: s.sse_retry,

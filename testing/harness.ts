@@ -38,16 +38,21 @@ export interface GatewayProcess {
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Sends `signal` and waits for the exit code. */
   stop(signal?: Deno.Signal): Promise<number>;
+  /** Resolves with the exit code once the process has exited, for whatever reason. */
+  exited: Promise<number>;
 }
 
-/** Runs `main.ts` (or `entry`) with `env` and waits until it listens; `ready` also waits for `/readyz`. */
+/**
+ * Runs `main.ts` (or `entry`) with `env` and waits until it listens; `ready` also waits for
+ * `/readyz`. `cwd` runs another checkout of the gateway (default: this one).
+ */
 export async function startGateway(
   env: Record<string, string>,
-  { ready = true, entry = "main.ts", args = [] as string[] } = {},
+  { ready = true, entry = "main.ts", args = [] as string[], cwd = ROOT } = {},
 ): Promise<GatewayProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...(entry.endsWith(".ts") ? ["--frozen"] : []), entry, ...args],
-    cwd: ROOT,
+    cwd,
     env: {
       TASTESYNC_HTTP_PORT: "0",
       TASTESYNC_HTTP_HOST: "127.0.0.1",
@@ -98,6 +103,7 @@ export async function startGateway(
       } catch { /* already gone */ }
       return await exited;
     },
+    exited,
   };
   if (ready) await waitReady(url);
   return gateway;
@@ -182,9 +188,9 @@ export function natsClient(): Promise<NatsConnection> {
 }
 
 /** Runs `deploy/local/services.sh` with `command` (e.g. `stop-kafka`). */
-export async function services(command: string): Promise<void> {
+export async function services(command: string, ...args: string[]): Promise<void> {
   const out = await new Deno.Command("bash", {
-    args: [`${ROOT}deploy/local/services.sh`, command],
+    args: [`${ROOT}deploy/local/services.sh`, command, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();

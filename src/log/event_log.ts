@@ -62,11 +62,27 @@ export interface PartitionOffsets {
 /** Receives records in offset order within each partition. */
 export type RecordHandler = (records: StoredRecord[]) => void;
 
-/** A running reader; stop it with `close`. */
+/**
+ * A running reader; stop it with `close`.
+ *
+ * Readers are the flow control of durable subscriptions: a subscriber that
+ * cannot take more has its partitions paused, and resumed once it drains, so a
+ * backlog is read at the subscriber's pace. A reader therefore fetches ahead
+ * by a bounded amount only, and honours `pause` promptly.
+ */
 export interface LogReader {
-  /** Stops reading records of `partition` until `resume`. */
+  /**
+   * Stops reading records of `partition` until `resume`. After `pause(p)`, at
+   * most the records already fetched for `p` are still delivered (in the call
+   * under way or a later one); nothing fetched afterwards is, until
+   * `resume(p)`. Pausing a paused partition does nothing.
+   */
   pause(partition: number): void;
-  /** Reads `partition` again after `pause`. */
+  /**
+   * Reads `partition` again after `pause`, from the record after the last one
+   * delivered, so nothing is skipped or repeated. Resuming a partition that is
+   * not paused does nothing.
+   */
   resume(partition: number): void;
   /** Stops reading. */
   close(): Promise<void>;

@@ -59,15 +59,35 @@ export class Delivery {
 /** Why a subscriber was disconnected by the gateway. */
 export type CloseReason = "slow-consumer" | "shutdown" | "log-unavailable";
 
-/** The transport side of one subscription (a WebSocket or an SSE stream). */
+/**
+ * The transport side of one subscription (a WebSocket or an SSE stream).
+ *
+ * Durable subscribers are paced: they report whether they have credit (room
+ * under their high-water mark) and say when credit comes back, and durable and
+ * group feeds send to them only while they have it. Live subscribers are
+ * bounded: an event that does not fit their queue disconnects them.
+ */
 export interface Subscriber {
   /** Whether events are acknowledged by the client (WebSocket) or on send (SSE). */
   readonly acks: boolean;
   /**
-   * Queues `delivery` for sending. Returns false when the subscriber's queue
-   * overflowed: it is then being disconnected and gets nothing more.
+   * Whether the subscriber has credit: room for another event under its
+   * high-water mark. A paced subscriber sent to without credit still queues the
+   * event; feeds that pace stop sending instead.
+   */
+  readonly writable: boolean;
+  /**
+   * Queues `delivery` for sending. Returns false when the subscriber is gone: it
+   * was closed, or its bounded queue overflowed and it is being disconnected. It
+   * then gets nothing more.
    */
   send(delivery: Delivery): boolean;
+  /**
+   * Calls `listener` each time credit comes back after `writable` was false.
+   * There is one listener, the feed the subscriber is attached to; a new one
+   * replaces it.
+   */
+  onDrain(listener: () => void): void;
   /** Tells the client the subscription is live. */
   ready(info: Record<string, unknown>): void;
   /** Disconnects the client for `reason`. */

@@ -1,7 +1,8 @@
 /**
  * Feeds read events once and fan them out to the subscribers attached to them:
  * a durable feed per start position (shared by every `from=latest` subscriber
- * of a topic), and a live feed on the live bus.
+ * of a topic), paced by its subscribers' credit, and a live feed on the live
+ * bus, which never waits (its subscribers' queues are bounded instead).
  *
  * @module
  */
@@ -35,13 +36,21 @@ export function readAttributes(record: StoredRecord): Record<string, string> {
   };
 }
 
-/** Subscribers attached to one feed, each with its filter. */
+/**
+ * Subscribers attached to one feed, each with its filter. A paced feed tracks
+ * which subscribers have no credit, and hears when the last of them drains or
+ * leaves.
+ */
 abstract class Feed {
   readonly #subscribers = new Map<Subscriber, EventFilter>();
+  /** Subscribers without credit (paced feeds only). */
+  readonly #blocked = new Set<Subscriber>();
+  readonly #paced: boolean;
   readonly #onEmpty: () => void;
   #stopped = false;
 
-  constructor(onEmpty: () => void) {
+  constructor(paced: boolean, onEmpty: () => void) {
+    this.#paced = paced;
     this.#onEmpty = onEmpty;
   }
 
@@ -49,19 +58,41 @@ abstract class Feed {
   attach(subscriber: Subscriber, filter: EventFilter): boolean {
     if (this.#stopped) return false;
     this.#subscribers.set(subscriber, filter);
+    if (this.#paced) {
+      subscriber.onDrain(() => this.#unblock(subscriber));
+      if (!subscriber.writable) this.#blocked.add(subscriber);
+    }
     return true;
   }
 
   /** Stops sending to `subscriber`; the last one out stops the feed. */
   detach(subscriber: Subscriber): void {
-    if (!this.#subscribers.delete(subscriber) || this.#subscribers.size > 0) return;
+    if (!this.#subscribers.delete(subscriber)) return;
+    if (this.#subscribers.size > 0) {
+      this.#unblock(subscriber);
+      return;
+    }
+    this.#blocked.clear();
     this.#stopped = true;
     this.#onEmpty();
     void this.stop();
   }
 
+  /** Whether the feed has stopped (its last subscriber left). */
+  protected get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Whether every subscriber has credit, so the feed may send. */
+  protected get writable(): boolean {
+    return this.#blocked.size === 0;
+  }
+
   /** Releases the feed's reader. */
   protected abstract stop(): Promise<void>;
+
+  /** Called once every subscriber has credit again (paced feeds only). */
+  protected drained(): void {}
 
   protected fanOut(delivery: Delivery): void {
     inSpanSync("subscription.filter", (span) => {
@@ -70,6 +101,7 @@ abstract class Feed {
         if (!filter(delivery.envelope)) continue;
         matched++;
         if (!subscriber.send(delivery)) this.detach(subscriber);
+        else if (this.#paced && !subscriber.writable) this.#blocked.add(subscriber);
       }
       span.setAttributes({
         "tastesync.subscribers": this.#subscribers.size,
@@ -77,17 +109,34 @@ abstract class Feed {
       });
     });
   }
+
+  #unblock(subscriber: Subscriber): void {
+    if (this.#blocked.delete(subscriber) && this.#blocked.size === 0 && !this.#stopped) {
+      this.drained();
+    }
+  }
 }
 
-/** Every event of a topic from a start position, to every attached subscriber (no group). */
+/**
+ * Every event of a topic from a start position, to every attached subscriber
+ * (no group), at the pace of the slowest: while a subscriber has no credit the
+ * feed holds the records already read and pauses the log reader, so memory
+ * stays bounded whatever the backlog.
+ */
 export class DurableFeed extends Feed {
   readonly #topic: string;
   readonly #logger: Logger;
+  /** The next offset of each partition after the last record fanned out. */
   readonly #next = new Map<number, bigint>();
+  /** Records read and not yet fanned out, oldest first from `#head`. */
+  #backlog: StoredRecord[] = [];
+  #head = 0;
+  #flushing = false;
+  #paused = false;
   #reader?: LogReader;
 
   private constructor(topic: string, logger: Logger, onEmpty: () => void) {
-    super(onEmpty);
+    super(true, onEmpty);
     this.#topic = topic;
     this.#logger = logger;
   }
@@ -108,41 +157,85 @@ export class DurableFeed extends Feed {
     for (const { partition, high } of await log.offsets(topic)) {
       feed.#next.set(partition, from.get(partition) ?? high);
     }
-    feed.#reader = await log.read(topic, feed.#next, (records) => feed.#deliver(records));
+    const reader = await log.read(topic, feed.#next, (records) => feed.#deliver(records));
+    feed.#reader = reader;
+    if (feed.#paused) feed.#next.forEach((_, p) => reader.pause(p));
     return feed;
   }
 
   /** Closes the log reader. */
   protected async stop(): Promise<void> {
+    this.#backlog = [];
+    this.#head = 0;
     await this.#reader?.close();
   }
 
-  /** The cursor of the feed's current position: resuming there misses nothing read since. */
+  /** Sends on from the backlog, and reads again once it is empty. */
+  protected override drained(): void {
+    this.#flush();
+  }
+
+  /** The cursor of the feed's current position: resuming there misses nothing sent since. */
   cursor(): string {
     return encodeCursor({ topic: this.#topic, next: this.#next });
   }
 
   #deliver(records: StoredRecord[]): void {
-    for (const record of records) {
-      this.#next.set(record.partition, record.offset + 1n);
-      const envelope = parseEnvelope(record.value);
-      if (!envelope) {
-        this.#logger.log("warn", "Skipped a record that is not an event envelope", {
-          topic: this.#topic,
-          partition: record.partition,
-          offset: String(record.offset),
-        });
-        continue;
+    if (this.stopped) return;
+    for (const record of records) this.#backlog.push(record);
+    this.#flush();
+  }
+
+  /** Fans out the backlog while every subscriber has credit; pauses the reader when one has none. */
+  #flush(): void {
+    // A subscriber leaving mid-fan-out can report the feed drained; the loop below re-checks.
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#head < this.#backlog.length && this.writable && !this.stopped) {
+        this.#fanOutRecord(this.#backlog[this.#head++]);
       }
-      const cursor = encodeCursor({ topic: this.#topic, next: this.#next });
-      const position = { partition: record.partition, offset: record.offset };
-      const read = startConsumerSpan("event_log.read", record.headers, readAttributes(record));
-      try {
-        const delivery = new Delivery(envelope, record.value, cursor, position, read.headers);
-        withContext(read.context, () => this.fanOut(delivery));
-      } finally {
-        read.span.end();
-      }
+    } finally {
+      this.#flushing = false;
+    }
+    if (this.stopped) return;
+    if (this.#head === this.#backlog.length) {
+      this.#backlog = [];
+      this.#head = 0;
+    }
+    this.#pause(!this.writable || this.#backlog.length > 0);
+  }
+
+  #pause(paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    const reader = this.#reader;
+    if (!reader) return;
+    for (const partition of this.#next.keys()) {
+      if (paused) reader.pause(partition);
+      else reader.resume(partition);
+    }
+  }
+
+  #fanOutRecord(record: StoredRecord): void {
+    this.#next.set(record.partition, record.offset + 1n);
+    const envelope = parseEnvelope(record.value);
+    if (!envelope) {
+      this.#logger.log("warn", "Skipped a record that is not an event envelope", {
+        topic: this.#topic,
+        partition: record.partition,
+        offset: String(record.offset),
+      });
+      return;
+    }
+    const cursor = encodeCursor({ topic: this.#topic, next: this.#next });
+    const position = { partition: record.partition, offset: record.offset };
+    const read = startConsumerSpan("event_log.read", record.headers, readAttributes(record));
+    try {
+      const delivery = new Delivery(envelope, record.value, cursor, position, read.headers);
+      withContext(read.context, () => this.fanOut(delivery));
+    } finally {
+      read.span.end();
     }
   }
 }
@@ -150,6 +243,10 @@ export class DurableFeed extends Feed {
 /** Events from the live bus: lowest latency, at-most-once, no replay. */
 export class LiveFeed extends Feed {
   #unsubscribe?: () => void;
+
+  private constructor(onEmpty: () => void) {
+    super(false, onEmpty);
+  }
 
   /** Subscribes to `pattern` on `bus`; resolves once the subscription is active. */
   static async open(bus: LiveBus, pattern: string, onEmpty: () => void): Promise<LiveFeed> {

@@ -6,6 +6,11 @@
  * unacked by a socket that closes, goes to another socket. Offsets are
  * committed as clients ack, up to the first event still unacked.
  *
+ * A partition is read at the pace of its member: records are handed over
+ * while the member has credit and fewer than `maxInFlight` events of the
+ * partition are unacked (acks free credit); otherwise the records already read
+ * wait here and the partition's reader is paused.
+ *
  * @module
  */
 import type { EventLog, GroupMembership, GroupStart, StoredRecord } from "../log/event_log.ts";
@@ -20,7 +25,7 @@ import type { EventFilter } from "./filter.ts";
 export interface GroupFeedOptions {
   /** How long a delivered event may stay unacked before it goes to another member, in ms. */
   ackTimeoutMs: number;
-  /** Most unacked events per partition; the partition pauses beyond it. */
+  /** Most unacked events per partition; the partition waits for acks at this many. */
   maxInFlight: number;
   /** How long acked event ids are remembered, so they are not delivered to the group again, in ms. */
   dedupWindowMs: number;
@@ -40,7 +45,10 @@ interface InFlight {
 interface PartitionState {
   /** Delivered, not yet acked, in offset order. */
   inFlight: Map<bigint, InFlight>;
-  /** Offset after the last record seen; -1 before the first. */
+  /** Read from the log, not yet handed to a member, in offset order from `head`. */
+  backlog: StoredRecord[];
+  head: number;
+  /** Offset after the last record handed over (or skipped); -1 before the first. */
   seen: bigint;
   committed: bigint;
   committing: boolean;
@@ -80,6 +88,8 @@ export class GroupFeed {
   readonly #partitions = new Map<number, PartitionState>();
   readonly #acked: AckedIds;
   readonly #sweeper: ReturnType<typeof setInterval>;
+  /** Partitions being pumped, so a pump that re-enters (a member leaving mid-send) does not. */
+  readonly #pumping = new Set<number>();
   #membership?: GroupMembership;
   #left = false;
 
@@ -112,11 +122,16 @@ export class GroupFeed {
   ): Promise<GroupFeed> {
     const feed = new GroupFeed(topic, options, logger, onEmpty);
     try {
-      feed.#membership = await log.joinGroup(topic, group, start, {
+      const membership = await log.joinGroup(topic, group, start, {
         assigned: (partitions) => feed.#assigned(partitions),
         revoked: (partitions) => feed.#revoked(partitions),
         records: (records) => feed.#deliver(records),
       });
+      feed.#membership = membership;
+      // Records that arrived while joining, before any member, wait with their partition paused.
+      for (const [partition, state] of feed.#partitions) {
+        if (state.paused) membership.pause(partition);
+      }
     } catch (error) {
       clearInterval(feed.#sweeper);
       throw error;
@@ -133,10 +148,16 @@ export class GroupFeed {
     return out;
   }
 
-  /** Adds a member socket; false when the feed has already left the group. */
+  /**
+   * Adds a member socket; false when the feed has already left the group.
+   * Records already waiting go out from the next turn of the event loop, so
+   * after the ready frame the caller sends once attached.
+   */
   attach(subscriber: Subscriber, filter: EventFilter): boolean {
     if (this.#left) return false;
     this.#members.push({ subscriber, filter });
+    subscriber.onDrain(() => this.#pumpAll());
+    setTimeout(() => this.#pumpAll(), 0);
     return true;
   }
 
@@ -155,9 +176,10 @@ export class GroupFeed {
     }
     for (const [partition, state] of this.#partitions) {
       for (const entry of state.inFlight.values()) {
-        if (entry.member === gone) this.#send(partition, entry, this.#ownerOf(partition));
+        if (entry.member === gone) this.#send(partition, entry, this.#ownerOf(partition)!);
       }
     }
+    this.#pumpAll();
   }
 
   /**
@@ -182,7 +204,7 @@ export class GroupFeed {
         state.inFlight.delete(offset);
         this.#acked.add(entry.delivery.envelope.event_id, now);
       }
-      this.#afterProgress(partition, state);
+      this.#pump(partition, state);
     }
   }
 
@@ -190,6 +212,8 @@ export class GroupFeed {
     for (const p of partitions) {
       this.#partitions.set(p, {
         inFlight: new Map(),
+        backlog: [],
+        head: 0,
         seen: -1n,
         committed: -1n,
         committing: false,
@@ -205,49 +229,87 @@ export class GroupFeed {
   }
 
   /** Partitions go round-robin to members in join order, so each partition has one owner at a time. */
-  #ownerOf(partition: number): Member {
+  #ownerOf(partition: number): Member | undefined {
+    if (this.#members.length === 0) return undefined;
     const owned = [...this.#partitions.keys()].sort((a, b) => a - b);
     return this.#members[Math.max(0, owned.indexOf(partition)) % this.#members.length];
   }
 
   #deliver(records: StoredRecord[]): void {
-    if (this.#members.length === 0) return;
+    const touched = new Set<number>();
     for (const record of records) {
       const state = this.#partitions.get(record.partition);
       if (!state) continue;
-      state.seen = record.offset + 1n;
-      const envelope = parseEnvelope(record.value);
-      const owner = this.#ownerOf(record.partition);
-      const read = startConsumerSpan("event_log.read", record.headers, readAttributes(record));
-      try {
-        const wanted = withContext(
-          read.context,
-          () =>
-            inSpanSync(
-              "subscription.filter",
-              () =>
-                envelope !== undefined && !this.#acked.has(envelope.event_id) &&
-                owner.filter(envelope),
-            ),
-        );
-        if (wanted) {
-          const cursor = encodeCursor({
-            topic: this.#topic,
-            next: new Map([[record.partition, state.seen]]),
-          });
-          const position = { partition: record.partition, offset: record.offset };
-          const entry = {
-            delivery: new Delivery(envelope!, record.value, cursor, position, read.headers),
-            member: owner,
-            sentAt: 0,
-          };
-          state.inFlight.set(record.offset, entry);
-          withContext(read.context, () => this.#send(record.partition, entry, owner));
-        }
-      } finally {
-        read.span.end();
+      state.backlog.push(record);
+      touched.add(record.partition);
+    }
+    for (const partition of touched) this.#pump(partition, this.#partitions.get(partition)!);
+  }
+
+  #pumpAll(): void {
+    for (const [partition, state] of this.#partitions) this.#pump(partition, state);
+  }
+
+  /**
+   * Hands the partition's backlog to its owner while the owner has credit and
+   * fewer than `maxInFlight` events are unacked; then pauses the partition's
+   * reader if records wait, resumes it once they are gone and there is room.
+   */
+  #pump(partition: number, state: PartitionState): void {
+    if (this.#pumping.has(partition)) return;
+    this.#pumping.add(partition);
+    try {
+      for (;;) {
+        const owner = this.#ownerOf(partition);
+        if (
+          state.head === state.backlog.length || !owner || !owner.subscriber.writable ||
+          state.inFlight.size >= this.#options.maxInFlight ||
+          this.#partitions.get(partition) !== state
+        ) break;
+        this.#handOver(state, state.backlog[state.head++], owner);
       }
-      this.#afterProgress(record.partition, state);
+    } finally {
+      this.#pumping.delete(partition);
+    }
+    if (state.head === state.backlog.length) {
+      state.backlog = [];
+      state.head = 0;
+    }
+    if (this.#partitions.get(partition) !== state) return;
+    this.#afterProgress(partition, state);
+  }
+
+  /** Gives one record to `owner` (or skips it: not an envelope, already acked, filtered out). */
+  #handOver(state: PartitionState, record: StoredRecord, owner: Member): void {
+    state.seen = record.offset + 1n;
+    const envelope = parseEnvelope(record.value);
+    const read = startConsumerSpan("event_log.read", record.headers, readAttributes(record));
+    try {
+      const wanted = withContext(
+        read.context,
+        () =>
+          inSpanSync(
+            "subscription.filter",
+            () =>
+              envelope !== undefined && !this.#acked.has(envelope.event_id) &&
+              owner.filter(envelope),
+          ),
+      );
+      if (!wanted) return;
+      const cursor = encodeCursor({
+        topic: this.#topic,
+        next: new Map([[record.partition, state.seen]]),
+      });
+      const position = { partition: record.partition, offset: record.offset };
+      const entry = {
+        delivery: new Delivery(envelope!, record.value, cursor, position, read.headers),
+        member: owner,
+        sentAt: 0,
+      };
+      state.inFlight.set(record.offset, entry);
+      withContext(read.context, () => this.#send(record.partition, entry, owner));
+    } finally {
+      read.span.end();
     }
   }
 
@@ -266,13 +328,19 @@ export class GroupFeed {
     }
   }
 
-  /** Pauses or resumes the partition and commits up to its first unacked event. */
+  /**
+   * Pauses the partition's reader while records wait or its owner cannot take
+   * more, resumes it once the backlog is gone, the owner has credit and at most
+   * half of `maxInFlight` is unacked; then commits up to the first unacked event.
+   */
   #afterProgress(partition: number, state: PartitionState): void {
+    const owner = this.#ownerOf(partition);
+    const waiting = state.head < state.backlog.length || !owner?.subscriber.writable;
     const size = state.inFlight.size;
-    if (!state.paused && size >= this.#options.maxInFlight) {
+    if (!state.paused && (waiting || size >= this.#options.maxInFlight)) {
       state.paused = true;
       this.#membership?.pause(partition);
-    } else if (state.paused && size <= this.#options.maxInFlight / 2) {
+    } else if (state.paused && !waiting && size <= this.#options.maxInFlight / 2) {
       state.paused = false;
       this.#membership?.resume(partition);
     }
@@ -301,6 +369,7 @@ export class GroupFeed {
         const at = this.#members.indexOf(entry.member);
         this.#send(partition, entry, this.#members[(at + 1) % this.#members.length]);
       }
+      this.#pump(partition, state);
     }
   }
 }

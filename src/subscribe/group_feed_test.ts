@@ -27,32 +27,47 @@ function fakeLog() {
     },
   } as unknown as EventLog;
   const offset = [0n, 0n];
-  const write = (partition: number, id: string) => {
-    const record: StoredRecord = {
-      topic: "t",
-      partition,
-      offset: offset[partition]++,
-      key: id,
-      value: JSON.stringify({
-        event_id: id,
-        event_type: "CustomerIdentified",
-        timestamp: "",
-        version: "v1",
-        data: {},
-      }),
-      headers: {},
-    };
-    handler.records([record]);
-  };
-  return { log, commits, paused, write };
+  const record = (partition: number, id: string): StoredRecord => ({
+    topic: "t",
+    partition,
+    offset: offset[partition]++,
+    key: id,
+    value: JSON.stringify({
+      event_id: id,
+      event_type: "CustomerIdentified",
+      timestamp: "",
+      version: "v1",
+      data: {},
+    }),
+    headers: {},
+  });
+  const write = (partition: number, id: string) => handler.records([record(partition, id)]);
+  /** Delivers `ids` to partition 0 in one call, as a reader hands over a fetched batch. */
+  const batch = (ids: string[]) => handler.records(ids.map((id) => record(0, id)));
+  return { log, commits, paused, write, batch };
 }
 
+/** A member whose client takes `credit` more events, then has to drain. */
 class Member implements Subscriber {
   readonly got: Delivery[] = [];
+  credit = Infinity;
+  #drained = () => {};
   constructor(readonly acks = true) {}
+  get writable() {
+    return this.credit > 0;
+  }
   send(d: Delivery) {
     this.got.push(d);
+    this.credit--;
     return true;
+  }
+  onDrain(listener: () => void) {
+    this.#drained = listener;
+  }
+  /** The client drained: it takes `credit` more. */
+  drain(credit = Infinity) {
+    this.credit = credit;
+    this.#drained();
   }
   ready() {}
   close() {}
@@ -142,4 +157,89 @@ Deno.test("GroupFeed rejects an ack for a cursor never sent, and auto-acks membe
     InvalidCursorError,
   );
   feed.detach(sse);
+});
+
+Deno.test("GroupFeed hands a partition over at its member's pace: records wait while it has no credit", async () => {
+  const { log, paused, batch } = fakeLog();
+  const feed = await GroupFeed.open(
+    log,
+    "t",
+    "g",
+    "earliest",
+    { ...options, maxInFlight: 100 },
+    logger,
+    () => {},
+  );
+  const a = new Member();
+  a.credit = 4;
+  feed.attach(a, MATCH_ALL);
+  const ids = Array.from({ length: 10 }, (_, i) => `b${i}`);
+  batch(ids);
+  assert.deepEqual(a.ids(), ids.slice(0, 4));
+  assert.ok(paused.has(0), "the partition's reader is paused while its records wait");
+  a.drain(3);
+  assert.deepEqual(a.ids(), ids.slice(0, 7));
+  assert.ok(paused.has(0));
+  a.drain();
+  assert.deepEqual(a.ids(), ids);
+  assert.ok(!paused.has(0), "the reader resumes once nothing waits");
+  feed.detach(a);
+});
+
+Deno.test("GroupFeed acks free credit: at most maxInFlight unacked, the rest follows each ack in order", async () => {
+  const { log, paused, batch } = fakeLog();
+  const feed = await GroupFeed.open(log, "t", "g", "earliest", options, logger, () => {});
+  const a = new Member();
+  feed.attach(a, MATCH_ALL);
+  const ids = Array.from({ length: 8 }, (_, i) => `c${i}`);
+  batch(ids);
+  assert.deepEqual(a.ids(), ids.slice(0, 3));
+  assert.ok(paused.has(0));
+  while (a.got.length < ids.length) {
+    const before = a.got.length;
+    feed.ack(a, decodeCursor(a.got.at(-1)!.cursor!));
+    assert.ok(a.got.length > before, "an ack lets the next events through");
+  }
+  assert.deepEqual(a.ids(), ids);
+  feed.ack(a, decodeCursor(a.got.at(-1)!.cursor!));
+  assert.ok(!paused.has(0));
+  feed.detach(a);
+});
+
+Deno.test("GroupFeed gives a stalled member's partition and its waiting records to the others when it leaves", async () => {
+  const { log, batch } = fakeLog();
+  const feed = await GroupFeed.open(
+    log,
+    "t",
+    "g",
+    "earliest",
+    { ...options, maxInFlight: 100 },
+    logger,
+    () => {},
+  );
+  const a = new Member();
+  a.credit = 2;
+  feed.attach(a, MATCH_ALL);
+  const ids = Array.from({ length: 5 }, (_, i) => `d${i}`);
+  batch(ids);
+  assert.deepEqual(a.ids(), ids.slice(0, 2));
+  const b = new Member();
+  feed.attach(b, MATCH_ALL);
+  // Partition 0 stays with a (the first member); it leaves, and b gets its unacked and waiting events.
+  feed.detach(a);
+  assert.deepEqual(b.ids(), ids);
+  feed.detach(b);
+});
+
+Deno.test("GroupFeed keeps records read before any member, and hands them over after attach returns", async () => {
+  const { log, paused, batch } = fakeLog();
+  const feed = await GroupFeed.open(log, "t", "g", "earliest", options, logger, () => {});
+  batch(["w0", "w1"]);
+  assert.ok(paused.has(0), "no member yet: the records wait, the reader is paused");
+  const a = new Member();
+  feed.attach(a, MATCH_ALL);
+  assert.deepEqual(a.ids(), [], "nothing before the caller's ready frame");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(a.ids(), ["w0", "w1"]);
+  feed.detach(a);
 });

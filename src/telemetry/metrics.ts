@@ -94,10 +94,11 @@ export class Metrics {
     labelNames: ["mode", "transport"] as const,
     registers: [this.registry],
   });
-  /** Subscribers disconnected for overflowing their queue. */
+  /** Subscribers disconnected as slow consumers: a durable client stalled, a live queue overflowed. */
   readonly slowConsumers = new client.Counter({
     name: `${METRIC_PREFIX}slow_consumer_disconnects_total`,
-    help: "Subscribers disconnected because their send queue overflowed.",
+    help: "Subscribers disconnected as slow consumers: a durable client that stopped reading " +
+      "for the stall timeout, or a live send queue that overflowed.",
     labelNames: ["transport"] as const,
     registers: [this.registry],
   });

@@ -12,7 +12,8 @@
  * frame over the size limit; 1011 the subscription could not be opened (the
  * durable log or the bus is unavailable); 4400 a bad client frame (malformed
  * JSON, unknown type, invalid cursor, an ack for a cursor never sent); 4429 the
- * client did not keep up and its queue overflowed.
+ * client did not keep up: on a durable subscription it drained nothing for the
+ * stall timeout, on a live one its queue overflowed.
  *
  * @module
  */
@@ -47,7 +48,7 @@ export const CLOSE_CODES = {
 export const CLOSE_REASONS: Record<CloseReason, { code: number; detail: string }> = {
   "slow-consumer": {
     code: CLOSE_CODES.slowConsumer,
-    detail: "The client did not keep up: its queue overflowed",
+    detail: "The client did not keep up: its live queue overflowed",
   },
   "shutdown": {
     code: CLOSE_CODES.shutdown,
@@ -71,6 +72,11 @@ export const SOCKET_FAILURE_CODES: Record<SocketFailure, number> = {
 
 /** The `detail` when a subscription could not be opened for a reason the client cannot fix. */
 export const OPEN_FAILED_DETAIL = "The subscription could not be opened; try again";
+
+/** The `detail` of a `slow-consumer` close on a durable subscription whose client stopped reading. */
+export function stalledDetail(stallTimeoutMs: number): string {
+  return `The client did not keep up: it read nothing for ${stallTimeoutMs / 1000} s`;
+}
 
 /** The `detail` of a `frame-too-large` failure. */
 export function frameTooLargeDetail(maxFrameBytes: number): string {

@@ -55,10 +55,13 @@ export class Meter {
     if (lag >= 0) this.#metrics.deliveryLag.observe(this.#labels, lag);
   }
 
-  /** Counts and logs a slow consumer being disconnected. */
-  slow(): void {
+  /**
+   * Counts and logs a slow consumer being disconnected: its bounded (live)
+   * queue overflowed, or its paced (durable) client stalled.
+   */
+  slow(why: "overflow" | "stalled"): void {
     this.#metrics.slowConsumers.inc({ transport: this.#labels.transport });
-    this.#logger.log("warn", "Slow consumer disconnected", this.#labels);
+    this.#logger.log("warn", "Slow consumer disconnected", { ...this.#labels, why });
   }
 
   /** Logs an event skipped because the transport cannot carry it. */

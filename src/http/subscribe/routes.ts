@@ -19,12 +19,18 @@ import type { Metrics } from "../../telemetry/metrics.ts";
 import { problem, problemResponse } from "../problem.ts";
 import { frameTooLargeDetail, handleClientFrame, OPEN_FAILED_DETAIL } from "./frames.ts";
 import { Meter } from "./meter.ts";
-import type { QueueLimits } from "./queue.ts";
+import { DEFAULT_DRAIN_POLL_MS, type QueueLimits, type SendQueueOptions } from "./queue.ts";
 import { SseSubscriber } from "./sse.ts";
+import { Ticker } from "./ticker.ts";
 import { WebSocketSubscriber } from "./websocket.ts";
 
 /** Limits of one subscription connection. */
 export interface ConnectionLimits extends QueueLimits {
+  /**
+   * How long a durable subscription's client may drain nothing while frames
+   * are pending before it is disconnected as a slow consumer, in ms.
+   */
+  stallTimeoutMs: number;
   /** Largest frame a WebSocket client may send, in bytes. */
   maxFrameBytes: number;
   /** Interval of heartbeats, in ms. */
@@ -52,30 +58,6 @@ export interface SubscribeDeps {
 /** `Retry-After` of the problem response when the durable log is unavailable, in seconds. */
 const LOG_UNAVAILABLE_RETRY_AFTER_SECONDS = "1";
 
-/** One shared timer drives every connection's heartbeat. */
-class Heartbeats {
-  readonly #beats = new Set<() => void>();
-  readonly #intervalMs: number;
-  #timer?: ReturnType<typeof setInterval>;
-
-  constructor(intervalMs: number) {
-    this.#intervalMs = intervalMs;
-  }
-
-  /** Calls `beat` on every tick until the returned function is called. */
-  add(beat: () => void): () => void {
-    this.#beats.add(beat);
-    this.#timer ??= setInterval(() => this.#beats.forEach((b) => b()), this.#intervalMs);
-    return () => {
-      this.#beats.delete(beat);
-      if (this.#beats.size === 0 && this.#timer !== undefined) {
-        clearInterval(this.#timer);
-        this.#timer = undefined;
-      }
-    };
-  }
-}
-
 function badRequest(errors: { pointer: string; detail: string }[]): Response {
   return problemResponse(problem("bad-subscription", "See errors for each parameter", errors));
 }
@@ -83,7 +65,15 @@ function badRequest(errors: { pointer: string; detail: string }[]): Response {
 /** Adds the subscription routes to `app`. */
 export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
   const { subscriptions, limits, logger, metrics } = deps;
-  const heartbeats = new Heartbeats(limits.heartbeatMs);
+  const heartbeats = new Ticker(limits.heartbeatMs);
+  const drainPolls = new Ticker(DEFAULT_DRAIN_POLL_MS);
+  /** Durable subscriptions are paced by the client's credit; live ones have a bounded queue. */
+  const queueOptions = (request: SubscriptionRequest): SendQueueOptions => ({
+    paced: request.mode !== "live",
+    maxQueueEvents: limits.maxQueueEvents,
+    maxQueueBytes: limits.maxQueueBytes,
+    stallTimeoutMs: limits.stallTimeoutMs,
+  });
 
   app.get("/v1/subscribe", (c) => {
     const parsed = parseSubscriptionRequest(
@@ -97,13 +87,25 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
     }
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
     const meter = new Meter(metrics, logger, parsed.request.mode, "websocket");
-    const subscriber = new WebSocketSubscriber(socket, limits, meter);
     let subscription: Subscription | undefined;
     let stopBeat = () => {};
+    let done = false;
+    const subscriber = new WebSocketSubscriber(
+      socket,
+      queueOptions(parsed.request),
+      meter,
+      drainPolls,
+      () => {
+        done = true;
+        stopBeat();
+        meter.closed();
+        subscription?.close();
+      },
+    );
     socket.onopen = () => {
       open(parsed.request, subscriber).then((s) => {
         subscription = s;
-        if (socket.readyState !== WebSocket.OPEN) return s.close();
+        if (done) return s.close();
         meter.opened();
         stopBeat = heartbeats.add(() => subscriber.heartbeat());
       }, (error) => subscriber.fail("unavailable", describe(error)));
@@ -116,11 +118,7 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
       const problemText = handleClientFrame(text, subscription);
       if (problemText) subscriber.fail("bad-frame", problemText);
     };
-    socket.onclose = () => {
-      stopBeat();
-      meter.closed();
-      subscription?.close();
-    };
+    socket.onclose = () => subscriber.socketClosed();
     socket.onerror = () => {};
     return response;
   });
@@ -136,11 +134,17 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
     let subscription: Subscription | undefined;
     let stopBeat = () => {};
     const meter = new Meter(metrics, logger, parsed.request.mode, "sse");
-    const subscriber = new SseSubscriber(limits, limits.sseRetryMs, meter, () => {
-      stopBeat();
-      meter.closed();
-      subscription?.close();
-    });
+    const subscriber = new SseSubscriber(
+      queueOptions(parsed.request),
+      limits.sseRetryMs,
+      meter,
+      drainPolls,
+      () => {
+        stopBeat();
+        meter.closed();
+        subscription?.close();
+      },
+    );
     try {
       subscription = await open(parsed.request, subscriber);
     } catch (error) {

@@ -1,10 +1,12 @@
 /**
  * The Server-Sent Events transport of subscriptions: a `text/event-stream`
- * body with a bounded send queue; events count as acked once written.
+ * body fed through a send queue (paced on durable subscriptions, bounded on
+ * live ones); events count as acked once written.
  *
  * @module
  */
 import type { CloseReason, Delivery, Subscriber } from "../../subscribe/delivery.ts";
+import { inSpanSync } from "../../telemetry/tracing.ts";
 import {
   CLOSE_REASONS,
   SSE_HEARTBEAT_FRAME,
@@ -12,49 +14,81 @@ import {
   sseEventFrame,
   sseReadyFrame,
   sseRetryFrame,
+  stalledDetail,
 } from "./frames.ts";
 import type { Meter } from "./meter.ts";
-import { type QueueLimits, SendQueue } from "./queue.ts";
+import { SendQueue, type SendQueueOptions } from "./queue.ts";
+import type { Ticker } from "./ticker.ts";
 
 const encoder = new TextEncoder();
 
-/** A subscriber over one Server-Sent Events stream. */
+/**
+ * A subscriber over one Server-Sent Events stream. The stream's own queue
+ * (up to `maxQueueBytes`) holds what the HTTP server has not taken yet; a
+ * paced subscriber with frames pending is looked at on every tick of the
+ * shared drain ticker until nothing is pending.
+ */
 export class SseSubscriber implements Subscriber {
   /** Server-Sent Events cannot ack: an event counts as acked once written. */
   readonly acks = false;
   /** The response body. */
   readonly stream: ReadableStream<Uint8Array>;
-  readonly #maxQueueBytes: number;
+  readonly #options: SendQueueOptions;
   readonly #queue: SendQueue;
   readonly #meter: Meter;
+  readonly #drainTicker: Ticker;
   readonly #onDone: () => void;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #onDrain = () => {};
+  #stopPolling?: () => void;
   #closed = false;
 
   /**
-   * A stream within `limits` that opens with `retry: retryMs`, counted by
-   * `meter`; `onDone` runs once when the stream ends, from either side.
+   * A stream within `options` that opens with `retry: retryMs`, counted by
+   * `meter`; while paced frames are pending it is polled on `drainTicker`.
+   * `onDone` runs once when the stream ends, from either side.
    */
-  constructor(limits: QueueLimits, retryMs: number, meter: Meter, onDone: () => void) {
-    this.#maxQueueBytes = limits.maxQueueBytes;
-    this.#queue = new SendQueue(limits, meter);
+  constructor(
+    options: SendQueueOptions,
+    retryMs: number,
+    meter: Meter,
+    drainTicker: Ticker,
+    onDone: () => void,
+  ) {
+    this.#options = options;
     this.#meter = meter;
+    this.#drainTicker = drainTicker;
     this.#onDone = onDone;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
       },
       cancel: () => {
+        if (this.#closed) return;
         this.#closed = true;
-        onDone();
+        this.#finish();
       },
-    }, new ByteLengthQueuingStrategy({ highWaterMark: limits.maxQueueBytes }));
+    }, new ByteLengthQueuingStrategy({ highWaterMark: options.maxQueueBytes }));
+    this.#queue = new SendQueue(
+      options,
+      () => Math.max(0, options.maxQueueBytes - (this.#controller.desiredSize ?? 0)),
+    );
     this.#write(sseRetryFrame(retryMs));
   }
 
+  /** Whether the client has credit for another event. */
+  get writable(): boolean {
+    return this.#queue.writable;
+  }
+
+  /** Sets the listener told when credit comes back. */
+  onDrain(listener: () => void): void {
+    this.#onDrain = listener;
+  }
+
   /**
-   * Queues the event frame of `delivery`; closes the stream if the queue
-   * overflowed. An event whose type cannot be an `event:` field (it holds a
+   * Queues the event frame of `delivery`; a bounded queue that overflows ends
+   * the stream. An event whose type cannot be an `event:` field (it holds a
    * line break) is skipped and logged.
    */
   send(delivery: Delivery): boolean {
@@ -68,12 +102,18 @@ export class SseSubscriber implements Subscriber {
       return true;
     }
     const frame = encoder.encode(text);
-    const buffered = Math.max(0, this.#maxQueueBytes - (this.#controller.desiredSize ?? 0));
-    if (
-      this.#queue.offer(delivery, frame.byteLength, buffered, () => this.#controller.enqueue(frame))
-    ) return true;
-    this.close("slow-consumer");
-    return false;
+    const sent = this.#queue.offer(
+      () => inSpanSync("sse.send", () => this.#controller.enqueue(frame)),
+      frame.byteLength,
+    );
+    if (!sent) {
+      this.#meter.slow("overflow");
+      this.close("slow-consumer");
+      return false;
+    }
+    this.#meter.delivered(delivery);
+    if (this.#options.paced) this.#stopPolling ??= this.#drainTicker.add(() => this.#poll());
+    return true;
   }
 
   /** Sends the ready frame. */
@@ -88,14 +128,46 @@ export class SseSubscriber implements Subscriber {
 
   /** Sends an error frame for `reason`, then ends the stream. */
   close(reason: CloseReason): void {
+    this.#end(reason, CLOSE_REASONS[reason].detail);
+  }
+
+  #poll(): void {
     if (this.#closed) return;
-    this.#write(sseErrorFrame(reason, CLOSE_REASONS[reason].detail));
+    switch (this.#queue.poll()) {
+      case "drained":
+        this.#onDrain();
+        break;
+      case "stalled":
+        this.#meter.slow("stalled");
+        this.#end("slow-consumer", stalledDetail(this.#options.stallTimeoutMs));
+        break;
+      case "idle":
+        this.#stopPolling?.();
+        this.#stopPolling = undefined;
+        break;
+    }
+  }
+
+  /**
+   * Writes the error frame and ends the stream, and the subscription with it:
+   * the feed and the gauges do not wait for the client. What is still queued
+   * reaches a client that reads again.
+   */
+  #end(error: string, detail: string): void {
+    if (this.#closed) return;
+    this.#write(sseErrorFrame(error, detail));
     this.#closed = true;
     this.#controller.close();
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#stopPolling?.();
+    this.#stopPolling = undefined;
     this.#onDone();
   }
 
   #write(text: string): void {
-    if (!this.#closed) this.#controller.enqueue(encoder.encode(text));
+    if (!this.#closed) this.#queue.control(() => this.#controller.enqueue(encoder.encode(text)));
   }
 }

@@ -1,52 +1,94 @@
 /**
  * The WebSocket transport of subscriptions: events as JSON text frames, acked
- * by the client, with a bounded send queue.
+ * by the client, through a send queue (paced on durable subscriptions, bounded
+ * on live ones).
  *
  * @module
  */
 import type { CloseReason, Delivery, Subscriber } from "../../subscribe/delivery.ts";
+import { inSpanSync } from "../../telemetry/tracing.ts";
 import {
+  CLOSE_CODES,
   CLOSE_REASONS,
   errorFrame,
   HEARTBEAT_FRAME,
   readyFrame,
   SOCKET_FAILURE_CODES,
   type SocketFailure,
+  stalledDetail,
   wsEventFrame,
 } from "./frames.ts";
 import type { Meter } from "./meter.ts";
-import { type QueueLimits, SendQueue } from "./queue.ts";
+import { SendQueue, type SendQueueOptions } from "./queue.ts";
+import type { Ticker } from "./ticker.ts";
 
-/** A subscriber over one WebSocket. */
+/**
+ * A subscriber over one WebSocket.
+ *
+ * Deno's `WebSocket` tells how many bytes it still buffers but not when they
+ * drain, so a paced subscriber with frames pending is looked at on every tick
+ * of the shared drain ticker until nothing is pending.
+ */
 export class WebSocketSubscriber implements Subscriber {
   /** WebSocket clients ack each event. */
   readonly acks = true;
   readonly #socket: WebSocket;
   readonly #queue: SendQueue;
+  readonly #options: SendQueueOptions;
+  readonly #meter: Meter;
+  readonly #drainTicker: Ticker;
+  readonly #onDone: () => void;
+  #onDrain = () => {};
+  #stopPolling?: () => void;
   #closed = false;
+  #done = false;
 
-  /** A subscriber sending over `socket` within `limits`, counted by `meter`. */
-  constructor(socket: WebSocket, limits: QueueLimits, meter: Meter) {
+  /**
+   * A subscriber sending over `socket` within `options`, counted by `meter`;
+   * while paced frames are pending it is polled on `drainTicker`. `onDone`
+   * runs once, when the gateway closes the subscription or the socket closes.
+   */
+  constructor(
+    socket: WebSocket,
+    options: SendQueueOptions,
+    meter: Meter,
+    drainTicker: Ticker,
+    onDone: () => void,
+  ) {
     this.#socket = socket;
-    this.#queue = new SendQueue(limits, meter);
+    this.#options = options;
+    this.#queue = new SendQueue(options, () => socket.bufferedAmount);
+    this.#meter = meter;
+    this.#drainTicker = drainTicker;
+    this.#onDone = onDone;
   }
 
-  /** Queues the event frame of `delivery`; closes the socket if the queue overflowed. */
+  /** Whether the client has credit for another event. */
+  get writable(): boolean {
+    return this.#queue.writable;
+  }
+
+  /** Sets the listener told when credit comes back. */
+  onDrain(listener: () => void): void {
+    this.#onDrain = listener;
+  }
+
+  /** Sends the event frame of `delivery`; a bounded queue that overflows closes the socket. */
   send(delivery: Delivery): boolean {
     if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return false;
     const frame = delivery.frame(wsEventFrame);
-    if (
-      this.#queue.offer(
-        delivery,
-        frame.length,
-        this.#socket.bufferedAmount,
-        () => this.#socket.send(frame),
-      )
-    ) {
-      return true;
+    const sent = this.#queue.offer(
+      () => inSpanSync("websocket.send", () => this.#socket.send(frame)),
+      frame.length,
+    );
+    if (!sent) {
+      this.#meter.slow("overflow");
+      this.close("slow-consumer");
+      return false;
     }
-    this.close("slow-consumer");
-    return false;
+    this.#meter.delivered(delivery);
+    if (this.#options.paced) this.#stopPolling ??= this.#drainTicker.add(() => this.#poll());
+    return true;
   }
 
   /** Sends the ready frame. */
@@ -70,14 +112,58 @@ export class WebSocketSubscriber implements Subscriber {
     this.#close(SOCKET_FAILURE_CODES[failure], failure, detail);
   }
 
+  /** Ends the subscription once the socket has closed, from either side. */
+  socketClosed(): void {
+    this.#closed = true;
+    this.#finish();
+  }
+
+  #poll(): void {
+    if (this.#closed) return;
+    switch (this.#queue.poll()) {
+      case "drained":
+        this.#onDrain();
+        break;
+      case "stalled":
+        this.#meter.slow("stalled");
+        this.#close(
+          CLOSE_CODES.slowConsumer,
+          "slow-consumer",
+          stalledDetail(this.#options.stallTimeoutMs),
+        );
+        break;
+      case "idle":
+        this.#stopPolling?.();
+        this.#stopPolling = undefined;
+        break;
+    }
+  }
+
+  /**
+   * Sends the error frame and the close frame, and ends the subscription at
+   * once: the feed and the gauges do not wait for the client. Deno keeps the
+   * TCP connection until the client reads what is still buffered and answers
+   * the close frame, which any WebSocket client does once it reads again.
+   */
   #close(code: number, error: string, detail: string): void {
     if (this.#closed) return;
     this.#write(errorFrame(error, detail));
     this.#closed = true;
     if (this.#socket.readyState === WebSocket.OPEN) this.#socket.close(code, error);
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#stopPolling?.();
+    this.#stopPolling = undefined;
+    if (this.#done) return;
+    this.#done = true;
+    this.#onDone();
   }
 
   #write(text: string): void {
-    if (!this.#closed && this.#socket.readyState === WebSocket.OPEN) this.#socket.send(text);
+    if (!this.#closed && this.#socket.readyState === WebSocket.OPEN) {
+      this.#queue.control(() => this.#socket.send(text));
+    }
   }
 }

@@ -59,7 +59,9 @@ interface RecordRow {
 
 /**
  * Reads one topic of the embedded log from given offsets, and wakes up when
- * new records are committed.
+ * new records are committed. It reads lazily: one page per partition at a
+ * time, the next page only after the previous one was handed over, and nothing
+ * of a paused partition, so a paused reader holds at most one page.
  */
 class EmbeddedReader implements LogReader {
   readonly #select: StatementSync;
@@ -120,7 +122,6 @@ class EmbeddedReader implements LogReader {
       ) as unknown as RecordRow[];
       if (rows.length === 0) continue;
       this.#next.set(partition, rows[rows.length - 1].offset + 1);
-      more ||= rows.length === READ_PAGE;
       this.#onRecords(rows.map((r): StoredRecord => ({
         topic: this.#topic,
         partition: r.partition,
@@ -129,6 +130,8 @@ class EmbeddedReader implements LogReader {
         value: r.value,
         headers: JSON.parse(r.headers),
       })));
+      // The handler may have paused the partition; a later page waits for resume().
+      more ||= rows.length === READ_PAGE && !this.#paused.has(partition);
     }
     if (more) this.wake();
   }

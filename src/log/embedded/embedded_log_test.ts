@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EventIdConflictError } from "../../errors.ts";
-import type { LogRecord } from "../event_log.ts";
+import type { LogReader, LogRecord, StoredRecord } from "../event_log.ts";
 import { partitionFor } from "../partitioner.ts";
 import { EmbeddedLog } from "./embedded_log.ts";
 
@@ -56,5 +56,41 @@ Deno.test("EmbeddedLog refuses a second process on the same folder", async () =>
   const dir = await Deno.makeTempDir();
   const log = new EmbeddedLog(options(dir));
   assert.throws(() => new EmbeddedLog(options(dir)));
+  await log.close();
+});
+
+/** Lets the event loop turn `n` times (the reader schedules its reads with `setImmediate`). */
+const turns = async (n: number) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+Deno.test("EmbeddedLog's reader reads a page at a time and nothing of a paused partition until resumed", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = new EmbeddedLog(options(dir));
+  const count = 1200;
+  await Promise.all(Array.from({ length: count }, (_, i) => log.append(record(`p${i}`, "one"))));
+  const partition = partitionFor("one", 3);
+  const calls: StoredRecord[][] = [];
+  const opened: { reader?: LogReader } = {};
+  const reader = await log.read("customer-events", new Map([[partition, 0n]]), (records) => {
+    calls.push(records);
+    opened.reader!.pause(partition);
+  });
+  opened.reader = reader;
+  while (calls.length === 0) await turns(1);
+  const page = calls[0].length;
+  assert.ok(page < count, `one page (${page} records), not the whole backlog`);
+  await turns(5);
+  assert.equal(calls.length, 1, "a paused partition delivers nothing more");
+  while (calls.flat().length < count) {
+    reader.resume(partition);
+    await turns(1);
+  }
+  assert.deepEqual(
+    calls.flat().map((r) => r.offset),
+    Array.from({ length: count }, (_, i) => BigInt(i)),
+    "every record once, in order, across pauses",
+  );
+  await reader.close();
   await log.close();
 });

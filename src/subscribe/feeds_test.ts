@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import type { EventLog, RecordHandler, StoredRecord } from "../log/event_log.ts";
+import { jsonLogger } from "../telemetry/logger.ts";
+import { decodeCursor } from "./cursor.ts";
+import type { Delivery, Subscriber } from "./delivery.ts";
+import { DurableFeed } from "./feeds.ts";
+import { MATCH_ALL } from "./filter.ts";
+
+/** A two-partition log whose reader records pauses and hands over what a test writes. */
+function fakeLog() {
+  const paused = new Set<number>();
+  let handler!: RecordHandler;
+  const log = {
+    offsets: () => Promise.resolve([0, 1].map((partition) => ({ partition, low: 0n, high: 0n }))),
+    read(_topic: string, _from: ReadonlyMap<number, bigint>, h: RecordHandler) {
+      handler = h;
+      return Promise.resolve({
+        pause: (p: number) => paused.add(p),
+        resume: (p: number) => paused.delete(p),
+        close: () => Promise.resolve(),
+      });
+    },
+  } as unknown as EventLog;
+  const offset = [0n, 0n];
+  /** Hands `ids` over in one call, alternating partitions, as a reader delivers a fetched batch. */
+  const batch = (ids: string[]) =>
+    handler(ids.map((id, i): StoredRecord => {
+      const partition = i % 2;
+      return {
+        topic: "t",
+        partition,
+        offset: offset[partition]++,
+        key: id,
+        value: JSON.stringify({
+          event_id: id,
+          event_type: "CustomerIdentified",
+          timestamp: "",
+          version: "v1",
+          data: {},
+        }),
+        headers: {},
+      };
+    }));
+  return { log, paused, batch };
+}
+
+/** A subscriber whose client takes `credit` more events, then has to drain. */
+class Client implements Subscriber {
+  readonly acks = true;
+  readonly got: Delivery[] = [];
+  credit = Infinity;
+  #drained = () => {};
+  get writable() {
+    return this.credit > 0;
+  }
+  send(d: Delivery) {
+    this.got.push(d);
+    this.credit--;
+    return true;
+  }
+  onDrain(listener: () => void) {
+    this.#drained = listener;
+  }
+  /** The client drained: it takes `credit` more. */
+  drain(credit = Infinity) {
+    this.credit = credit;
+    this.#drained();
+  }
+  ready() {}
+  close() {}
+  ids() {
+    return this.got.map((d) => d.envelope.event_id);
+  }
+}
+
+const logger = jsonLogger("error", () => {});
+const ids = (n: number, prefix = "e") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+Deno.test("DurableFeed sends at the pace of its slowest subscriber and pauses the reader meanwhile", async () => {
+  const { log, paused, batch } = fakeLog();
+  const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {});
+  const fast = new Client();
+  const slow = new Client();
+  slow.credit = 4;
+  feed.attach(fast, MATCH_ALL);
+  feed.attach(slow, MATCH_ALL);
+  const sent = ids(10);
+  batch(sent);
+  assert.deepEqual(slow.ids(), sent.slice(0, 4));
+  assert.deepEqual(fast.ids(), sent.slice(0, 4), "the fast one waits for the slow one");
+  assert.deepEqual([...paused].sort(), [0, 1], "every partition's reader is paused");
+  slow.drain(3);
+  assert.deepEqual(fast.ids(), sent.slice(0, 7));
+  assert.deepEqual([...paused].sort(), [0, 1]);
+  slow.drain();
+  assert.deepEqual(fast.ids(), sent);
+  assert.deepEqual(slow.ids(), sent);
+  assert.deepEqual([...paused], [], "the reader resumes once nothing waits");
+  feed.detach(fast);
+  feed.detach(slow);
+});
+
+Deno.test("DurableFeed goes on without a subscriber that leaves while it has no credit", async () => {
+  const { log, paused, batch } = fakeLog();
+  const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {});
+  const fast = new Client();
+  const stalled = new Client();
+  stalled.credit = 1;
+  feed.attach(fast, MATCH_ALL);
+  feed.attach(stalled, MATCH_ALL);
+  const sent = ids(6);
+  batch(sent);
+  assert.deepEqual(fast.ids(), sent.slice(0, 1));
+  feed.detach(stalled);
+  assert.deepEqual(fast.ids(), sent);
+  assert.deepEqual([...paused], []);
+  feed.detach(fast);
+});
+
+Deno.test("DurableFeed's cursor is the position after the last event sent, not the last one read", async () => {
+  const { log, batch } = fakeLog();
+  const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {});
+  const slow = new Client();
+  slow.credit = 3;
+  feed.attach(slow, MATCH_ALL);
+  batch(ids(6));
+  // Events 0 and 2 went to partition 0, event 1 to partition 1.
+  assert.deepEqual(decodeCursor(feed.cursor()).next, new Map([[0, 2n], [1, 1n]]));
+  // A subscriber joining now starts there and gets the rest, in order, with the others.
+  const late = new Client();
+  feed.attach(late, MATCH_ALL);
+  slow.drain();
+  assert.deepEqual(late.ids(), ["e3", "e4", "e5"]);
+  feed.detach(slow);
+  feed.detach(late);
+});
+
+Deno.test("DurableFeed stops sending once its last subscriber left, and takes no new one", async () => {
+  const { log, batch } = fakeLog();
+  let gone = false;
+  const feed = await DurableFeed.open(log, "t", new Map(), logger, () => gone = true);
+  const only = new Client();
+  only.credit = 1;
+  feed.attach(only, MATCH_ALL);
+  batch(ids(3));
+  feed.detach(only);
+  assert.ok(gone);
+  only.drain();
+  assert.deepEqual(only.ids(), ["e0"]);
+  assert.equal(feed.attach(new Client(), MATCH_ALL), false);
+});
