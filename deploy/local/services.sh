@@ -4,6 +4,7 @@
 # deploy/local/kafka/pom.xml), nats-server from Debian's apt.
 #
 # Usage: deploy/local/services.sh COMMAND [--kafka-brokers 1|3] [--node N]
+#          [--state-dir DIR] [--base-port P] [--nats-port P]
 #
 #   install       fetch Kafka jars into .cache/kafka/libs and apt-install
 #                 nats-server and promtool (prometheus, service not started)
@@ -15,6 +16,15 @@
 #                 one service only (used by fault tests). Restarting Kafka
 #                 reuses its data dir: storage is only formatted once.
 #                 With --node N only that node of a 3-broker cluster.
+#   kill9 --node N     SIGKILL one Kafka node (a crash: no controlled
+#                 shutdown, no flush) and wait until it is gone
+#   sigstop --node N / sigcont --node N
+#                 freeze / thaw one Kafka node (a hung broker: its sockets
+#                 stay open, nothing answers)
+#   pid --node N  print the pid of one Kafka node started by this script
+#   controller    print the node id of the active KRaft controller (the
+#                 quorum leader with the highest epoch that a live node
+#                 recorded in its quorum-state file)
 #   env           print KAFKA_BOOTSTRAP_SERVERS=... and NATS_URL=... lines
 #   kafka-topics ARGS...   run Kafka's TopicCommand against the local cluster
 #   kafka-run CLASS ARGS...  run any class from the Kafka jars (CLI tools)
@@ -22,35 +32,61 @@
 #
 # Kafka: one combined broker+controller on 127.0.0.1:9092 (controller 9093)
 # by default; with --kafka-brokers 3 (or KAFKA_BROKERS=3) three combined nodes
-# on 9092/9094/9096 (controllers 9093/9095/9097), replication factor 3.
+# on 9092/9094/9096 (controllers 9093/9095/9097), replication factor 3,
+# min.insync.replicas 2, unclean leader election off.
 # NATS: 127.0.0.1:4222, monitoring on http://127.0.0.1:8222, JetStream on.
 # A service that already listens on its port but was not started by this
 # script is reused and never stopped.
 #
-# Environment: KAFKA_BROKERS (1|3), KAFKA_HEAP_OPTS (default -Xmx512m -Xms128m),
+# A second, independent set of services (e.g. the chaos suite's 3-node
+# cluster next to the 1-broker services other test runs use) needs its own
+# state and ports: --state-dir DIR (SERVICES_STATE_DIR; default <repo>/.cache),
+# --base-port P (KAFKA_BASE_PORT; node n listens on P+2(n-1), its controller
+# on P+2(n-1)+1; default 9092), --nats-port P (NATS_PORT; monitoring on
+# P+4000; default 4222). The ports are remembered in the state dir, so later
+# commands on the same --state-dir need only that option. Kafka's jars are
+# shared (<repo>/.cache/kafka/libs).
+#
+# Failure detection of the 3-node cluster (how long a dead or hung leader's
+# partitions wait for a new leader). A broker that misses heartbeats to the
+# active controller for broker.session.timeout.ms is fenced: it leaves every
+# ISR and its partitions get new leaders. A dead active controller is noticed
+# by the other voters after controller.quorum.fetch.timeout.ms, and a new one
+# is elected within controller.quorum.election.timeout.ms (plus a random
+# backoff up to controller.quorum.election.backoff.max.ms). Kafka's defaults
+# (session 9 s, heartbeat 2 s, fetch 2 s, election 1 s) mean up to ~9 s with
+# no writes on a dead leader's partitions, ~12 s when it was also the
+# controller. Here: heartbeat KAFKA_HEARTBEAT_MS (default 100), session
+# KAFKA_SESSION_TIMEOUT_MS (default 500), fetch timeout
+# KAFKA_QUORUM_FETCH_TIMEOUT_MS (default 1000), election timeout
+# KAFKA_QUORUM_ELECTION_TIMEOUT_MS (default 500), replica.lag.time.max.ms
+# KAFKA_REPLICA_LAG_MS (default 5000). The trade-off: a broker that stalls
+# longer than the session timeout (a GC pause, a starved CPU, a slow disk)
+# is fenced although healthy, and its leaderships move away and back; each
+# such flap costs its partitions about the same short pause. That is cheap on
+# a development machine; production picks larger values (see README,
+# "Failure handling").
+#
+# Environment: KAFKA_BROKERS (1|3), SERVICES_STATE_DIR, KAFKA_BASE_PORT,
+# NATS_PORT, the failure-detection variables above, KAFKA_HEAP_OPTS (default -Xmx512m -Xms128m),
 # KAFKA_JVM_OPTS (extra broker JVM flags, default -XX:TieredStopAtLevel=1),
 # KAFKA_CDS (1|0: class-data-sharing archive for faster JVM start, default 1),
 # KAFKA_START_TIMEOUT (s, default 90), NATS_JETSTREAM (1|0, default 1),
 # STOP_TIMEOUT (s before SIGKILL, default 40), JAVA_HOME (Java >= 17).
 #
-# State lives in <repo>/.cache: kafka/libs (jars), kafka/data-* (log dirs),
-# kafka/*.log, kafka/*.pid, nats/{nats.log,nats.pid,jetstream}.
+# State lives in the state dir (<repo>/.cache): kafka/data-* (log dirs),
+# kafka/*.log, kafka/*.pid, ports, nats/{nats.log,nats.pid,jetstream}; the
+# jars in <repo>/.cache/kafka/libs.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
-CACHE="$ROOT/.cache"
-KAFKA_HOME="$CACHE/kafka"
-KAFKA_LIBS="$KAFKA_HOME/libs"
+KAFKA_LIBS="$ROOT/.cache/kafka/libs"
 KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
 KAFKA_LOG4J="$SCRIPT_DIR/kafka/log4j2.properties"
 KAFKA_TOOLS_LOG4J="$SCRIPT_DIR/kafka/log4j2-tools.properties"
-# Which cluster shape is running; lets start-kafka after stop-kafka bring back
-# the same shape without repeating --kafka-brokers. Removed by `stop`.
-KAFKA_MODE_FILE="$KAFKA_HOME/mode"
-NATS_HOME="$CACHE/nats"
-NATS_PORT=4222
-NATS_HTTP_PORT=8222
+# CACHE (the state dir), KAFKA_HOME, NATS_HOME, KAFKA_MODE_FILE and the ports
+# are set once the options are parsed (see the end of the script).
 
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m}"
 # C1 only (no C2): brokers reach "started" 2-3x faster on 2 shared cores and
@@ -62,6 +98,11 @@ KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 NATS_START_TIMEOUT="${NATS_START_TIMEOUT:-20}"
 NATS_JETSTREAM="${NATS_JETSTREAM:-1}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-40}"
+KAFKA_HEARTBEAT_MS="${KAFKA_HEARTBEAT_MS:-100}"
+KAFKA_SESSION_TIMEOUT_MS="${KAFKA_SESSION_TIMEOUT_MS:-500}"
+KAFKA_QUORUM_FETCH_TIMEOUT_MS="${KAFKA_QUORUM_FETCH_TIMEOUT_MS:-1000}"
+KAFKA_QUORUM_ELECTION_TIMEOUT_MS="${KAFKA_QUORUM_ELECTION_TIMEOUT_MS:-500}"
+KAFKA_REPLICA_LAG_MS="${KAFKA_REPLICA_LAG_MS:-5000}"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 
 say() { echo "services: $*"; }
@@ -75,6 +116,14 @@ elapsed() { local ms=$(($(now_ms) - $1)); printf '%d.%01ds' $((ms / 1000)) $((ms
 # /dev/tcp so it needs neither nc nor ss; a refused loopback connect is instant.
 port_open() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# True while process $1 runs. A killed daemon stays a zombie until init
+# reaps it (which can take seconds), and a zombie holds no ports or files.
+running() {
+  local state
+  state=$(sed -E 's/^[0-9]+ \(.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ $state != Z && $state != X ]]
+}
+
 # Prints the pid recorded in pid file $1 if that process is still alive AND is
 # still the one we started (its command line contains $2), so a recycled pid
 # never makes us "reuse" or kill an unrelated process.
@@ -83,7 +132,7 @@ live_pid() {
   [[ -s $pidfile ]] || return 1
   pid=$(<"$pidfile")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  running "$pid" || return 1
   if [[ -r /proc/$pid/cmdline ]]; then
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker" || return 1
   fi
@@ -129,7 +178,7 @@ terminate() {
   deadline=$(($(date +%s) + STOP_TIMEOUT))
   while :; do
     alive=()
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    for pid in "${pids[@]}"; do running "$pid" && alive+=("$pid"); done
     ((${#alive[@]} == 0)) && return 0
     if (($(date +%s) >= deadline)); then
       warn "pid(s) ${alive[*]} still running after ${STOP_TIMEOUT}s, sending SIGKILL"
@@ -165,25 +214,30 @@ with_lock() {
 install_kafka() {
   # The stamp is the pom's hash, so editing the pom (e.g. a version bump)
   # re-resolves, and an interrupted download (no stamp) is retried.
-  local want stamp="$KAFKA_LIBS/.pom.sha256" tmp
+  local want stamp="$KAFKA_LIBS/.pom.sha256" tmp shared=${KAFKA_LIBS%/libs}
   want=$(sha256sum "$KAFKA_POM" | cut -c1-64)
   [[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+  # The jars are shared by every state dir: one installer at a time.
+  mkdir -p "$shared"
+  exec 8>"$shared/install.lock"
+  flock -w 600 8 || die "timed out waiting for $shared/install.lock"
+  if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then exec 8>&-; return 0; fi
   command -v mvn >/dev/null || die "mvn (Maven) is required to fetch Kafka: apt-get install -y maven"
   say "kafka: resolving jars from Maven Central into ${KAFKA_LIBS#"$ROOT"/} ..."
-  tmp="$KAFKA_HOME/libs.tmp.$$"
+  tmp="$shared/libs.tmp.$$"
   rm -rf "$tmp"
-  mkdir -p "$KAFKA_HOME"
   # Output goes to a file (shown on failure): even with -q, Maven 3.8 emits
   # stray ANSI escapes that would end up in test logs.
   if ! mvn -q -B -Dstyle.color=never -f "$KAFKA_POM" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp" -DincludeScope=runtime >"$KAFKA_HOME/mvn.log" 2>&1 9>&-; then
-    tail -n 40 "$KAFKA_HOME/mvn.log" >&2
+    -DoutputDirectory="$tmp" -DincludeScope=runtime >"$shared/mvn.log" 2>&1 8>&- 9>&-; then
+    tail -n 40 "$shared/mvn.log" >&2
     rm -rf "$tmp"
-    die "mvn failed to resolve Kafka jars (full output: ${KAFKA_HOME#"$ROOT"/}/mvn.log)"
+    die "mvn failed to resolve Kafka jars (full output: ${shared#"$ROOT"/}/mvn.log)"
   fi
   rm -rf "$KAFKA_LIBS"
   mv "$tmp" "$KAFKA_LIBS"
   echo "$want" >"$stamp"
+  exec 8>&-
   say "kafka: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars installed"
 }
 
@@ -266,7 +320,7 @@ kafka_java() {
 kafka_node() {
   local brokers=$1 n=$2 tag
   if ((brokers == 1)); then tag=single; else tag=cluster-n$n; fi
-  NODE_PORT=$((9092 + 2 * (n - 1)))
+  NODE_PORT=$((KAFKA_BASE_PORT + 2 * (n - 1)))
   NODE_CTRL_PORT=$((NODE_PORT + 1))
   NODE_DATA="$KAFKA_HOME/data-$tag"
   NODE_CONF="$KAFKA_HOME/config/$tag.properties"
@@ -276,7 +330,7 @@ kafka_node() {
 
 kafka_bootstrap() {
   local brokers=$1 n out=()
-  for ((n = 1; n <= brokers; n++)); do out+=("127.0.0.1:$((9092 + 2 * (n - 1)))"); done
+  for ((n = 1; n <= brokers; n++)); do out+=("127.0.0.1:$((KAFKA_BASE_PORT + 2 * (n - 1)))"); done
   local IFS=,
   echo "${out[*]}"
 }
@@ -304,7 +358,7 @@ our_kafka_pids() {
 write_kafka_config() {
   local brokers=$1 n=$2 voters="" i rf min_isr
   for ((i = 1; i <= brokers; i++)); do
-    voters+="${voters:+,}$i@127.0.0.1:$((9093 + 2 * (i - 1)))"
+    voters+="${voters:+,}$i@127.0.0.1:$((KAFKA_BASE_PORT + 1 + 2 * (i - 1)))"
   done
   if ((brokers >= 3)); then rf=3 min_isr=2; else rf=1 min_isr=1; fi
   kafka_node "$brokers" "$n"
@@ -351,6 +405,27 @@ num.network.threads=2
 num.io.threads=4
 background.threads=4
 log.cleaner.threads=1
+EOF
+  ((brokers >= 3)) || return 0
+  cat >>"$NODE_CONF" <<EOF
+
+# Replicated: an acknowledged write is on at least 2 of the 3 nodes, and a
+# replica that was not in sync never becomes leader (it could lack acked
+# records).
+unclean.leader.election.enable=false
+
+# Failure detection, lower than Kafka's defaults (see the header of
+# deploy/local/services.sh and README, "Failure handling"): a dead or hung
+# node is fenced, and its partitions get new leaders, after the session
+# timeout; a dead active controller is replaced after the quorum fetch
+# timeout plus an election. A node stalled longer than the session timeout
+# is fenced although healthy.
+broker.heartbeat.interval.ms=$KAFKA_HEARTBEAT_MS
+broker.session.timeout.ms=$KAFKA_SESSION_TIMEOUT_MS
+controller.quorum.fetch.timeout.ms=$KAFKA_QUORUM_FETCH_TIMEOUT_MS
+controller.quorum.election.timeout.ms=$KAFKA_QUORUM_ELECTION_TIMEOUT_MS
+controller.quorum.election.backoff.max.ms=$KAFKA_QUORUM_ELECTION_TIMEOUT_MS
+replica.lag.time.max.ms=$KAFKA_REPLICA_LAG_MS
 EOF
 }
 
@@ -400,7 +475,7 @@ start_kafka() {
   brokers=$(kafka_brokers)
   t0=$(now_ms)
 
-  # Something already on 9092 that isn't ours: reuse it, whatever it is.
+  # Something already on our first port that isn't ours: reuse it, whatever it is.
   kafka_node "$brokers" 1
   if port_open "$NODE_PORT" && ! live_pid "$NODE_PID" "$NODE_CONF" >/dev/null; then
     if [[ -z $(our_kafka_pids) ]]; then
@@ -440,7 +515,9 @@ start_kafka() {
   # ignore it. A half-written archive (JVM killed while dumping) is deleted
   # by stop, and an invalid one is ignored by the JVM.
   local cds=() jsa="$KAFKA_LIBS/kafka.jsa" idle=0
-  [[ -z $(our_kafka_pids) ]] && idle=1
+  # Only the default state dir writes the archive: another state dir's
+  # brokers are invisible here and could be writing or reading it.
+  [[ -z $(our_kafka_pids) && $CACHE == "$ROOT/.cache" ]] && idle=1
   if [[ $KAFKA_CDS == 1 ]]; then
     if ((idle)) && [[ -f $jsa.new ]]; then
       if (($(stat -c %s "$jsa.new") > 1000000)); then mv -f "$jsa.new" "$jsa"; else rm -f "$jsa.new"; fi
@@ -566,8 +643,8 @@ stop_kafka() {
     fi
   done
   if ((${#pids[@]} == 0)); then
-    if port_open 9092; then
-      say "kafka: 127.0.0.1:9092 is served by a broker not started by services.sh; leaving it alone"
+    if port_open "$KAFKA_BASE_PORT"; then
+      say "kafka: 127.0.0.1:$KAFKA_BASE_PORT is served by a broker not started by services.sh; leaving it alone"
     else
       say "kafka: not running"
     fi
@@ -644,6 +721,65 @@ stop_nats() {
   fi
 }
 
+# ---------------------------------------------------------------- faults
+
+# The pid of node --node of the running shape, or die.
+node_pid() {
+  local brokers pid
+  [[ -n ${OPT_NODE:-} ]] || die "$CMD needs --node N"
+  brokers=$(kafka_brokers)
+  ((OPT_NODE >= 1 && OPT_NODE <= brokers)) || die "--node must be between 1 and $brokers"
+  kafka_node "$brokers" "$OPT_NODE"
+  pid=$(live_pid "$NODE_PID" "$NODE_CONF") || die "kafka node $OPT_NODE is not running (or not started by services.sh)"
+  echo "$pid"
+}
+
+# A crash: SIGKILL, no controlled shutdown. Waits until the process is gone
+# and its ports are closed, so a following start-kafka --node N can bind them.
+kill9_kafka() {
+  local pid i
+  pid=$(node_pid)
+  kafka_node "$(kafka_brokers)" "$OPT_NODE"
+  kill -KILL "$pid"
+  for ((i = 0; i < 200; i++)); do
+    running "$pid" || break
+    sleep 0.01
+  done
+  running "$pid" && die "kafka node $OPT_NODE (pid $pid) survived SIGKILL"
+  wait_ports_free "$NODE_PORT" "$NODE_CTRL_PORT"
+  rm -f "$NODE_PID"
+  say "kafka: killed node $OPT_NODE (pid $pid) with SIGKILL"
+}
+
+signal_kafka() {
+  local pid
+  pid=$(node_pid)
+  kill "-$1" "$pid"
+  say "kafka: sent SIG$1 to node $OPT_NODE (pid $pid)"
+}
+
+# The active controller is the KRaft quorum leader. Every voter records the
+# leader it knows with its epoch in __cluster_metadata-0/quorum-state; the
+# record with the highest epoch among live nodes names the current one.
+# (Clients cannot ask: brokers report a random live broker as "controller".)
+active_controller() {
+  local brokers n best_epoch=-1 best="" state epoch leader
+  brokers=$(kafka_brokers)
+  for ((n = 1; n <= brokers; n++)); do
+    kafka_node "$brokers" "$n"
+    live_pid "$NODE_PID" "$NODE_CONF" >/dev/null || continue
+    state=$(cat "$NODE_DATA/__cluster_metadata-0/quorum-state" 2>/dev/null) || continue
+    epoch=$(sed -nE 's/.*"leaderEpoch":(-?[0-9]+).*/\1/p' <<<"$state")
+    leader=$(sed -nE 's/.*"leaderId":(-?[0-9]+).*/\1/p' <<<"$state")
+    [[ -n $epoch && -n $leader ]] || continue
+    if ((leader >= 1 && epoch > best_epoch)); then best_epoch=$epoch best=$leader; fi
+  done
+  [[ -n $best ]] || die "no live node knows an active controller"
+  kafka_node "$brokers" "$best"
+  live_pid "$NODE_PID" "$NODE_CONF" >/dev/null || die "the last known controller (node $best) is not running"
+  echo "$best"
+}
+
 # ---------------------------------------------------------------- status
 
 status() {
@@ -683,13 +819,19 @@ clean() {
 
 # ---------------------------------------------------------------- main
 
-OPT_BROKERS="" OPT_NODE="" CMD="" ARGS=()
+OPT_BROKERS="" OPT_NODE="" OPT_STATE="" OPT_BASE_PORT="" OPT_NATS_PORT="" CMD="" ARGS=()
 while (($# > 0)); do
   case $1 in
     --kafka-brokers) OPT_BROKERS=${2:?--kafka-brokers needs a value}; shift 2 ;;
     --kafka-brokers=*) OPT_BROKERS=${1#*=}; shift ;;
     --node) OPT_NODE=${2:?--node needs a value}; shift 2 ;;
     --node=*) OPT_NODE=${1#*=}; shift ;;
+    --state-dir) OPT_STATE=${2:?--state-dir needs a value}; shift 2 ;;
+    --state-dir=*) OPT_STATE=${1#*=}; shift ;;
+    --base-port) OPT_BASE_PORT=${2:?--base-port needs a value}; shift 2 ;;
+    --base-port=*) OPT_BASE_PORT=${1#*=}; shift ;;
+    --nats-port) OPT_NATS_PORT=${2:?--nats-port needs a value}; shift 2 ;;
+    --nats-port=*) OPT_NATS_PORT=${1#*=}; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *)
       if [[ -z $CMD ]]; then CMD=$1; shift
@@ -702,10 +844,38 @@ while (($# > 0)); do
 done
 [[ -z $OPT_NODE || $OPT_NODE =~ ^[1-9]$ ]] || die "--node must be a node number (1..3)"
 
+# Where state lives and which ports to use: options, then the environment,
+# then what this state dir last used, then the defaults.
+CACHE=${OPT_STATE:-${SERVICES_STATE_DIR:-$ROOT/.cache}}
+[[ $CACHE == /* ]] || CACHE="$PWD/$CACHE"
+KAFKA_HOME="$CACHE/kafka"
+NATS_HOME="$CACHE/nats"
+# Which cluster shape is running; lets start-kafka after stop-kafka bring back
+# the same shape without repeating --kafka-brokers. Removed by `stop`.
+KAFKA_MODE_FILE="$KAFKA_HOME/mode"
+PORTS_FILE="$CACHE/ports"
+SAVED_BASE_PORT="" SAVED_NATS_PORT=""
+if [[ -s $PORTS_FILE ]]; then
+  SAVED_BASE_PORT=$(sed -n 's/^KAFKA_BASE_PORT=//p' "$PORTS_FILE")
+  SAVED_NATS_PORT=$(sed -n 's/^NATS_PORT=//p' "$PORTS_FILE")
+fi
+KAFKA_BASE_PORT=${OPT_BASE_PORT:-${KAFKA_BASE_PORT:-${SAVED_BASE_PORT:-9092}}}
+NATS_PORT=${OPT_NATS_PORT:-${NATS_PORT:-${SAVED_NATS_PORT:-4222}}}
+[[ $KAFKA_BASE_PORT =~ ^[0-9]+$ ]] && ((KAFKA_BASE_PORT > 0 && KAFKA_BASE_PORT < 65530)) ||
+  die "--base-port must be a port number (got '$KAFKA_BASE_PORT')"
+[[ $NATS_PORT =~ ^[0-9]+$ ]] && ((NATS_PORT > 0 && NATS_PORT < 61535)) ||
+  die "--nats-port must be a port number below 61535 (got '$NATS_PORT')"
+NATS_HTTP_PORT=$((NATS_PORT + 4000))
+save_ports() {
+  mkdir -p "$CACHE"
+  printf 'KAFKA_BASE_PORT=%s\nNATS_PORT=%s\n' "$KAFKA_BASE_PORT" "$NATS_PORT" >"$PORTS_FILE"
+}
+
 case ${CMD:-} in
   install) with_lock; install_kafka; install_nats; install_promtool; check_java; say "install: done" ;;
   start)
     with_lock
+    save_ports
     t_all=$(now_ms)
     install_kafka
     install_nats
@@ -716,11 +886,16 @@ case ${CMD:-} in
     say "ready in $(elapsed "$t_all"): KAFKA_BOOTSTRAP_SERVERS=$(kafka_bootstrap "$(kafka_brokers)") NATS_URL=nats://127.0.0.1:$NATS_PORT"
     ;;
   stop) with_lock; stop_kafka; stop_nats; rm -f "$KAFKA_MODE_FILE" ;;
-  start-kafka) with_lock; start_kafka ;;
+  start-kafka) with_lock; save_ports; start_kafka ;;
   stop-kafka) with_lock; stop_kafka ;;
-  start-nats) with_lock; start_nats ;;
+  start-nats) with_lock; save_ports; start_nats ;;
   stop-nats) with_lock; stop_nats ;;
   status) status ;;
+  kill9) with_lock; kill9_kafka ;;
+  sigstop) signal_kafka STOP ;;
+  sigcont) signal_kafka CONT ;;
+  pid) node_pid ;;
+  controller) active_controller ;;
   env)
     echo "KAFKA_BOOTSTRAP_SERVERS=$(kafka_bootstrap "$(kafka_brokers)")"
     echo "NATS_URL=nats://127.0.0.1:$NATS_PORT"

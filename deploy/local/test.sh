@@ -12,7 +12,7 @@ bash "$services" start
 trap 'bash "$services" stop >/dev/null 2>&1 || true' EXIT
 
 static_failed=0
-for check in "fmt --check" "lint" "check main.ts src testing tests bench examples deploy/bundle.ts"; do
+for check in "fmt --check" "lint" "check main.ts src testing tests bench chaos examples deploy/bundle.ts"; do
   echo "== deno $check"
   # shellcheck disable=SC2086
   deno $check || static_failed=$((static_failed + 1))

@@ -1,0 +1,284 @@
+/**
+ * `deno task soak`: one gateway process for 30 minutes at half the publish
+ * throughput measured at the start, while subscribers of every kind (durable
+ * WebSocket, group WebSocket with acks, live WebSocket, Server-Sent Events)
+ * keep connecting and leaving. Prints the gateway's resident memory and open
+ * file descriptors every minute, and at the end the growth per minute after
+ * the warm-up (least squares). Goal: under 1 MB per minute. Not run in CI.
+ *
+ * Runs on a 3-node cluster of its own (`.cache/soak`, Kafka on 29092..,
+ * NATS on 24222; started when not running, stopped again), so neither the
+ * 1-broker services of other test runs nor the chaos suite wait for it.
+ *
+ * Options: `--minutes N` (30), `--warmup N` (5 minutes left out of the
+ * growth), `--rate N` (skip the measurement, publish N/s), `--subscribers N`
+ * (24 open at a time), `--churn N` (subscribers replaced per second, 2),
+ * `--dedup-window D` (2m: the gateway remembers every event id for the
+ * dedup window, about 200 bytes each, by design; a window shorter than the
+ * warm-up makes that index steady, so what grows afterwards is a leak),
+ * `--gateway-dir DIR` (run another checkout of the gateway).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
+import { Cluster, freePort, soakClusterOptions } from "../testing/cluster.ts";
+import { type GatewayProcess, startGateway } from "../testing/harness.ts";
+import { GatewayPool, keysPerPartition, PublishLoad } from "../testing/publish_load.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    minutes: { type: "string", default: "30" },
+    warmup: { type: "string", default: "5" },
+    rate: { type: "string" },
+    subscribers: { type: "string", default: "24" },
+    churn: { type: "string", default: "2" },
+    "measure-seconds": { type: "string", default: "15" },
+    "dedup-window": { type: "string", default: "2m" },
+    "gateway-dir": { type: "string", default: Deno.env.get("TASTESYNC_CHAOS_GATEWAY_DIR") },
+  },
+});
+const MINUTES = Number(values.minutes);
+const WARMUP = Number(values.warmup);
+const SUBSCRIBERS = Number(values.subscribers);
+const CHURN_PER_SECOND = Number(values.churn);
+const PARTITIONS = 6;
+/** Growth goal after the warm-up, MB per minute. */
+const GOAL_MB_PER_MINUTE = 1;
+
+const log = (line: string) => console.error(line);
+
+/** Resident memory (MB) and open file descriptors of process `pid`, from /proc. */
+async function usage(pid: number): Promise<{ rssMb: number; fds: number }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? NaN);
+  let fds = 0;
+  for await (const _ of Deno.readDir(`/proc/${pid}/fd`)) fds++;
+  return { rssMb: kb / 1024, fds };
+}
+
+/** Least-squares slope of `ys` over `xs`. */
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  if (n < 2) return 0;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/** Closed loop at concurrency 64 for `seconds`: acknowledged publishes per second. */
+async function measureThroughput(url: string, seconds: number): Promise<number> {
+  const example = CUSTOMER_IDENTIFIED.versions.v1.example;
+  const keys = keysPerPartition(PARTITIONS).flat();
+  const end = performance.now() + seconds * 1000;
+  let ok = 0;
+  let n = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (performance.now() < end) {
+      const i = n++;
+      const res = await fetch(`${url}/v1/identifications`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          ...example,
+          customer_id: keys[i % keys.length],
+          event_id: `m-${i}`,
+        }),
+      }).catch(() => undefined);
+      await res?.body?.cancel();
+      if (res?.status === 202) ok++;
+    }
+  }));
+  return ok / seconds;
+}
+
+/** A subscriber that can be told to leave. */
+interface Churner {
+  close(): void;
+}
+
+const counters = { deliveries: 0, connects: 0, failedConnects: 0 };
+
+function openWebSocket(url: string, query: string, ack: boolean): Churner {
+  const socket = new WebSocket(`${url.replace("http", "ws")}/v1/subscribe?${query}`);
+  socket.onopen = () => counters.connects++;
+  socket.onerror = () => counters.failedConnects++;
+  socket.onmessage = (e) => {
+    const frame = JSON.parse(e.data);
+    if (frame.type !== "event") return;
+    counters.deliveries++;
+    if (ack && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "ack", cursor: frame.cursor }));
+    }
+  };
+  return { close: () => socket.close() };
+}
+
+function openStream(url: string): Churner {
+  const controller = new AbortController();
+  (async () => {
+    const res = await fetch(`${url}/v1/stream`, { signal: controller.signal });
+    counters.connects++;
+    for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
+      counters.deliveries += chunk.split("\nid: ").length - 1;
+    }
+  })().catch((error) => {
+    if (!controller.signal.aborted) counters.failedConnects++;
+    void error;
+  });
+  return { close: () => controller.abort() };
+}
+
+/** Subscriber `i` of the mix: durable, group (acking), live, SSE. */
+function openSubscriber(url: string, i: number): Churner {
+  switch (i % 4) {
+    case 0:
+      return openWebSocket(url, "from=latest", false);
+    case 1:
+      return openWebSocket(url, `group=soak-${i % 3}`, true);
+    case 2:
+      return openWebSocket(url, "mode=live", false);
+    default:
+      return openStream(url);
+  }
+}
+
+const options = soakClusterOptions();
+const cluster = new Cluster(options);
+const unlock = await cluster.lock();
+const startedHere = !(await cluster.running());
+await cluster.start();
+const topic = `soak-${Date.now().toString(36)}`;
+await cluster.createTopic(topic, PARTITIONS);
+const port = freePort();
+let gateway: GatewayProcess | undefined;
+let failed = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    await gateway?.stop();
+    Deno.exit(130);
+  });
+}
+try {
+  gateway = await startGateway({
+    TASTESYNC_HTTP_PORT: String(port),
+    TASTESYNC_KAFKA_BROKERS: cluster.brokers.join(","),
+    TASTESYNC_KAFKA_TOPIC: topic,
+    TASTESYNC_KAFKA_PARTITIONS: String(PARTITIONS),
+    TASTESYNC_KAFKA_REPLICATION_FACTOR: "3",
+    TASTESYNC_NATS_URL: cluster.natsUrl,
+    TASTESYNC_NATS_SUBJECT_PREFIX: `soak.${topic}`,
+    TASTESYNC_DEDUP_WINDOW: values["dedup-window"],
+  }, values["gateway-dir"] ? { cwd: values["gateway-dir"] } : {});
+  const url = gateway.url;
+  let rate = Number(values.rate);
+  if (!values.rate) {
+    const measured = await measureThroughput(url, Number(values["measure-seconds"]));
+    rate = Math.max(1, Math.floor(measured / 2));
+    log(`measured ${measured.toFixed(0)} publishes/s at concurrency 64; soaking at ${rate}/s`);
+  }
+
+  const subscribers: Churner[] = [];
+  for (let i = 0; i < SUBSCRIBERS; i++) subscribers.push(openSubscriber(url, i));
+  let next = SUBSCRIBERS;
+  const churn = setInterval(() => {
+    for (let k = 0; k < CHURN_PER_SECOND; k++) {
+      const at = Math.floor(Math.random() * subscribers.length);
+      subscribers[at].close();
+      subscribers[at] = openSubscriber(url, next++);
+    }
+  }, 1000);
+
+  const pool = new GatewayPool([url]);
+  const load = new PublishLoad({
+    pool,
+    rate,
+    keys: keysPerPartition(PARTITIONS),
+    idPrefix: topic,
+  });
+  load.start();
+
+  // Sampled every 5 s: RSS swings by 100 MB and more with V8's garbage collection, so the
+  // growth is fitted to every sample after the warm-up, and each minute shows its range.
+  const samples: { minute: number; rssMb: number; fds: number }[] = [];
+  const first = await usage(gateway.pid);
+  console.log(
+    `| minute | RSS MB | RSS min-max MB | fds | publishes/s | not acked | deliveries/s | connects |`,
+  );
+  console.log(
+    `|-------:|-------:|---------------:|----:|------------:|----------:|-------------:|---------:|`,
+  );
+  console.log(
+    `| 0 | ${first.rssMb.toFixed(1)} | - | ${first.fds} | - | - | - | ${counters.connects} |`,
+  );
+  let created = load.created;
+  let deliveries = counters.deliveries;
+  const start = performance.now();
+  let exited: number | undefined;
+  gateway.exited.then((code) => exited = code);
+  for (let minute = 1; minute <= MINUTES; minute++) {
+    const inMinute: number[] = [];
+    let u = first;
+    for (let tick = 1; tick <= 12; tick++) {
+      const at = start + ((minute - 1) * 12 + tick) * 5000;
+      await new Promise((r) => setTimeout(r, at - performance.now()));
+      if (exited !== undefined) {
+        throw new Error(`the gateway exited by itself with code ${exited} in minute ${minute}`);
+      }
+      u = await usage(gateway.pid);
+      samples.push({ minute: minute - 1 + tick / 12, ...u });
+      inMinute.push(u.rssMb);
+    }
+    const published = (load.created - created) / 60;
+    const delivered = (counters.deliveries - deliveries) / 60;
+    created = load.created;
+    deliveries = counters.deliveries;
+    const notAcked = [...load.outcomes].filter(([k]) => k !== "202" && k !== "200")
+      .reduce((n, [, v]) => n + v, 0);
+    console.log(
+      `| ${minute} | ${u.rssMb.toFixed(1)} | ${Math.min(...inMinute).toFixed(0)}-${
+        Math.max(...inMinute).toFixed(0)
+      } | ${u.fds} | ${published.toFixed(0)} | ${notAcked} | ${
+        delivered.toFixed(0)
+      } | ${counters.connects} |`,
+    );
+  }
+  clearInterval(churn);
+  for (const s of subscribers) s.close();
+  const unacked = await load.stop(30_000);
+  pool.close();
+
+  const after = samples.filter((s) => s.minute > WARMUP);
+  const rssGrowth = slope(after.map((s) => s.minute), after.map((s) => s.rssMb));
+  const fdGrowth = slope(after.map((s) => s.minute), after.map((s) => s.fds));
+  failed = !(rssGrowth < GOAL_MB_PER_MINUTE);
+  console.log();
+  console.log(
+    `RSS growth after minute ${WARMUP}: ${rssGrowth.toFixed(2)} MB/min ` +
+      `(goal < ${GOAL_MB_PER_MINUTE}): ${failed ? "MISS" : "PASS"}; ` +
+      `fds ${fdGrowth >= 0 ? "+" : ""}${fdGrowth.toFixed(2)}/min; ` +
+      `${load.created} events at ${rate}/s, ${unacked.length} never acked, ` +
+      `${counters.connects} subscriber connects (${counters.failedConnects} failed)`,
+  );
+} finally {
+  const code = await gateway?.stop();
+  if (code !== 0) log(`gateway exited with ${code}`);
+  if (gateway) {
+    const file = `${options.stateDir}/logs/${topic}-gateway.log`;
+    await Deno.mkdir(`${options.stateDir}/logs`, { recursive: true });
+    await Deno.writeTextFile(file, gateway.lines.join("\n") + "\n");
+    if (code !== 0) log(`last lines of ${file}:\n${gateway.lines.slice(-15).join("\n")}`);
+  }
+  await cluster.deleteTopic(topic);
+  if (startedHere) await cluster.stop();
+  else await cluster.close();
+  unlock();
+}
+Deno.exit(failed ? 1 : 0);
