@@ -22,6 +22,18 @@ import type { KafkaConnection } from "./client.ts";
 
 /** Longest a group fetch waits at the broker, in ms. @default 50 */
 export const DEFAULT_GROUP_MAX_WAIT_MS = 50;
+/**
+ * How long a member may go silent before the group gives its partitions to
+ * the others, in ms (kafkajs' default is 30 s): a gateway killed with -9
+ * holds its partitions back this long. @default 10000
+ */
+export const DEFAULT_GROUP_SESSION_TIMEOUT_MS = 10_000;
+/** Heartbeats per session timeout, as Kafka recommends (at most a third of it). */
+const HEARTBEATS_PER_SESSION = 3;
+/** Attempts at a group's committed offsets while the coordinator is loading or moving. */
+const OFFSET_FETCH_ATTEMPTS = 8;
+/** First wait between those attempts, in ms; doubles each time. */
+const OFFSET_FETCH_FIRST_WAIT_MS = 100;
 
 /** TCP keep-alive probe delay of group connections, in ms. */
 const KEEP_ALIVE_MS = 60_000;
@@ -75,11 +87,7 @@ export class GroupConsumers {
     offsets: () => Promise<PartitionOffsets[]>,
     handler: GroupHandler,
   ): Promise<GroupMembership> {
-    const admin = this.#kafka.admin();
-    await admin.connect();
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] }).finally(
-      () => admin.disconnect(),
-    );
+    const [committed] = await this.#committed(topic, group);
     const isNew = !committed?.partitions.some((p) => p.offset !== "-1");
     const starts = isNew ? await offsets() : [];
     const startOf = (o: PartitionOffsets) => String(start === "earliest" ? o.low : o.high);
@@ -87,6 +95,8 @@ export class GroupConsumers {
     const consumer = this.#kafka.consumer({
       groupId: group,
       maxWaitTimeInMs: DEFAULT_GROUP_MAX_WAIT_MS,
+      sessionTimeout: DEFAULT_GROUP_SESSION_TIMEOUT_MS,
+      heartbeatInterval: DEFAULT_GROUP_SESSION_TIMEOUT_MS / HEARTBEATS_PER_SESSION,
     });
     let owned = new Set<number>();
     const joined = Promise.withResolvers<void>();
@@ -150,6 +160,29 @@ export class GroupConsumers {
         );
       },
     };
+  }
+
+  /**
+   * The group's committed offsets. A coordinator that is loading (a fresh or
+   * restarted cluster) or moving answers with a retriable error for a while:
+   * ask again with backoff before giving up.
+   */
+  async #committed(topic: string, group: string) {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      for (let attempt = 1;; attempt++) {
+        try {
+          return await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        } catch (error) {
+          const retriable = (error as { retriable?: boolean }).retriable === true;
+          if (!retriable || attempt >= OFFSET_FETCH_ATTEMPTS) throw error;
+          await new Promise((r) => setTimeout(r, OFFSET_FETCH_FIRST_WAIT_MS * 2 ** attempt));
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Leaves every group. */

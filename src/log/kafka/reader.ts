@@ -73,6 +73,7 @@ export class KafkaReader implements LogReader {
   async start(): Promise<void> {
     await this.#refreshLeaders(false);
     this.#startLoops();
+    void this.#awaitLeaders();
   }
 
   /** The next offset of `partition` (what has been delivered ends just before it). */
@@ -110,6 +111,21 @@ export class KafkaReader implements LogReader {
     for (const partition of this.#next.keys()) {
       const leader = t.partitions[partition]?.leader;
       if (leader !== undefined && leader >= 0) this.#leaders.set(partition, leader);
+    }
+  }
+
+  /**
+   * Partitions with no leader yet (a topic just created, an election under
+   * way) are read once one is elected: ask again with backoff until each has
+   * one.
+   */
+  async #awaitLeaders(): Promise<void> {
+    let wait = FIRST_RETRY_WAIT_MS;
+    while (!this.#closed && this.#leaders.size < this.#next.size) {
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(MAX_RETRY_WAIT_MS, wait * 2);
+      await this.#refreshLeaders(true).catch(() => {});
+      this.#startLoops();
     }
   }
 
