@@ -210,10 +210,10 @@ try {
   const samples: { minute: number; rssMb: number; fds: number }[] = [];
   const first = await usage(gateway.pid);
   console.log(
-    `| minute | RSS MB | RSS min-max MB | fds | publishes/s | not acked | deliveries/s | connects |`,
+    `| minute | RSS MB | RSS min-max MB | fds | publishes/s | failed attempts | deliveries/s | connects |`,
   );
   console.log(
-    `|-------:|-------:|---------------:|----:|------------:|----------:|-------------:|---------:|`,
+    `|-------:|-------:|---------------:|----:|------------:|----------------:|-------------:|---------:|`,
   );
   console.log(
     `| 0 | ${first.rssMb.toFixed(1)} | - | ${first.fds} | - | - | - | ${counters.connects} |`,
@@ -223,6 +223,7 @@ try {
   const start = performance.now();
   let exited: number | undefined;
   gateway.exited.then((code) => exited = code);
+  let failedBefore = 0;
   for (let minute = 1; minute <= MINUTES; minute++) {
     const inMinute: number[] = [];
     let u = first;
@@ -240,12 +241,14 @@ try {
     const delivered = (counters.deliveries - deliveries) / 60;
     created = load.created;
     deliveries = counters.deliveries;
-    const notAcked = [...load.outcomes].filter(([k]) => k !== "202" && k !== "200")
+    const failedSoFar = [...load.outcomes].filter(([k]) => k !== "202" && k !== "200")
       .reduce((n, [, v]) => n + v, 0);
+    const failedInMinute = failedSoFar - failedBefore;
+    failedBefore = failedSoFar;
     console.log(
       `| ${minute} | ${u.rssMb.toFixed(1)} | ${Math.min(...inMinute).toFixed(0)}-${
         Math.max(...inMinute).toFixed(0)
-      } | ${u.fds} | ${published.toFixed(0)} | ${notAcked} | ${
+      } | ${u.fds} | ${published.toFixed(0)} | ${failedInMinute} | ${
         delivered.toFixed(0)
       } | ${counters.connects} |`,
     );

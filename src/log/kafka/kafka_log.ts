@@ -94,7 +94,12 @@ export class KafkaLog implements EventLog {
     this.#starting = this.#start();
   }
 
-  async append(record: LogRecord): Promise<AppendResult> {
+  append(record: LogRecord): Promise<AppendResult> {
+    return this.#append(record, Date.now() + this.#options.publishTimeoutMs);
+  }
+
+  /** Appends `record`, answering by `deadline` (ms since the epoch) whatever it has to wait for. */
+  async #append(record: LogRecord, deadline: number): Promise<AppendResult> {
     if (this.#closed) throw new EventLogUnavailableError("The event log is closed");
     if (!this.#started) throw new EventLogUnavailableError("Kafka is not reachable yet");
     const duplicate = this.#dedup.check(record.eventId, record.fingerprint);
@@ -103,7 +108,7 @@ export class KafkaLog implements EventLog {
     if (doubtful !== undefined) {
       await within(
         this.#tail!.settle(doubtful),
-        this.#options.publishTimeoutMs,
+        deadline - Date.now(),
         () => new EventLogUnavailableError("Kafka cannot confirm an earlier write of this event"),
       ).catch((error) => {
         throw error instanceof EventLogUnavailableError
@@ -113,7 +118,7 @@ export class KafkaLog implements EventLog {
           });
       });
       this.#inDoubt.delete(record.eventId);
-      return this.append(record);
+      return this.#append(record, deadline);
     }
     const { topic } = this.#options;
     const partition = partitionFor(record.key, this.#partitionCount);
@@ -128,15 +133,20 @@ export class KafkaLog implements EventLog {
       });
     };
     try {
-      const offset = await this.#producer.send(partition, {
-        key: record.key,
-        value: record.value,
-        headers: {
-          ...record.headers,
-          [EVENT_ID_HEADER]: record.eventId,
-          [FINGERPRINT_HEADER]: record.fingerprint,
+      const offset = await this.#producer.send(
+        partition,
+        {
+          key: record.key,
+          value: record.value,
+          headers: {
+            ...record.headers,
+            [EVENT_ID_HEADER]: record.eventId,
+            [FINGERPRINT_HEADER]: record.fingerprint,
+          },
         },
-      }, (late) => typeof late === "bigint" && remember(late));
+        (late) => typeof late === "bigint" && remember(late),
+        deadline - Date.now(),
+      );
       remember(offset);
       return { topic, partition, offset: String(offset), duplicate: false };
     } catch (error) {

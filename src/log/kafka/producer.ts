@@ -99,8 +99,9 @@ export class PartitionedProducer {
   }
 
   /**
-   * Appends `message` to `partition` and resolves with its offset. Rejects by
-   * the deadline with {@linkcode PublishTimeoutError}, or earlier with
+   * Appends `message` to `partition` and resolves with its offset. Rejects
+   * after `timeoutMs` (the publish timeout by default) with
+   * {@linkcode PublishTimeoutError}, or earlier with
    * {@linkcode ProduceFailedError}; `late` then hears the real outcome of a
    * record that was sent, if it ever arrives.
    */
@@ -108,6 +109,7 @@ export class PartitionedProducer {
     partition: number,
     message: PartitionMessage,
     late?: (outcome: bigint | Error) => void,
+    timeoutMs: number = this.#options.publishTimeoutMs,
   ): Promise<bigint> {
     return new Promise((resolve, reject) => {
       const pending: Pending = {
@@ -117,7 +119,7 @@ export class PartitionedProducer {
         sent: false,
         settled: false,
         late,
-        timer: setTimeout(() => this.#expire(partition, pending), this.#options.publishTimeoutMs),
+        timer: setTimeout(() => this.#expire(partition, pending), Math.max(0, timeoutMs)),
       };
       const queue = this.#queues.get(partition) ?? [];
       queue.push(pending);
