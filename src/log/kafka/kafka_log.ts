@@ -51,6 +51,11 @@ export interface KafkaLogOptions extends KafkaConnection {
   dedupWindowMs: number;
 }
 
+/**
+ * What the HTTP answer needs after the log gives up, in ms: Kafka gets the
+ * publish timeout minus this, so the client has its `503` by the timeout.
+ */
+const ANSWER_MARGIN_MS = 250;
 /** Longest `ready()` waits for the brokers' answer, in ms. */
 const READY_PROBE_TIMEOUT_MS = 1500;
 /** Longest wait between start-up attempts, in ms. */
@@ -95,7 +100,8 @@ export class KafkaLog implements EventLog {
   }
 
   append(record: LogRecord): Promise<AppendResult> {
-    return this.#append(record, Date.now() + this.#options.publishTimeoutMs);
+    const budget = Math.max(0, this.#options.publishTimeoutMs - ANSWER_MARGIN_MS);
+    return this.#append(record, Date.now() + budget);
   }
 
   /** Appends `record`, answering by `deadline` (ms since the epoch) whatever it has to wait for. */

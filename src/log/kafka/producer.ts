@@ -140,7 +140,8 @@ export class PartitionedProducer {
     if (!pending.sent) {
       // Never handed to a broker: withdraw it, so it is certainly not written.
       const queue = this.#queues.get(partition) ?? [];
-      queue.splice(queue.indexOf(pending), 1);
+      const at = queue.indexOf(pending);
+      if (at >= 0) queue.splice(at, 1);
     }
     pending.reject(
       new PublishTimeoutError(
