@@ -16,6 +16,7 @@
  */
 import { Producer, stringSerializers } from "@platformatic/kafka";
 import { Kafka, logLevel } from "kafkajs";
+import "../testing/kafkajs_patch.ts";
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 import { KAFKA_BROKERS, NATS_URL, startGateway, uniqueTopic } from "../testing/harness.ts";
 import {

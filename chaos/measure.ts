@@ -38,7 +38,13 @@ export interface RoundRecord {
   /** The durable subscriber. */
   subscriber: { received: Map<string, number>; rewinds: number; samples: string[] };
   /** The consumer group. */
-  group: { acked: Set<string>; redeliveredAfterAck: Set<string> };
+  group: {
+    acked: Set<string>;
+    redeliveredAfterAck: Set<string>;
+    received?: ReadonlySet<string>;
+    unconfirmed?: ReadonlySet<string>;
+    orphaned?: ReadonlySet<string>;
+  };
 }
 
 /** One row of the table. */
@@ -208,7 +214,18 @@ export function measure(r: RoundRecord): RoundRow {
   }
   const subscriberMissed = [...r.acks.keys()].filter((id) => !r.subscriber.received.has(id))
     .length;
-  const groupMissed = [...r.acks.keys()].filter((id) => !r.group.acked.has(id)).length;
+  // An ack sent over a socket that then dropped may have been committed unconfirmed: not missed.
+  const missedIds = [...r.acks.keys()].filter((id) =>
+    !r.group.acked.has(id) && !r.group.orphaned?.has(id)
+  );
+  const groupMissed = missedIds.length;
+  if (groupMissed > 0 && r.group.received && r.group.unconfirmed) {
+    const never = missedIds.filter((id) => !r.group.received!.has(id)).length;
+    const waiting = missedIds.filter((id) => r.group.unconfirmed!.has(id)).length;
+    notes.push(
+      `group missed ${groupMissed}: ${never} never delivered, ${waiting} acked but not confirmed`,
+    );
+  }
   notes.push(...r.subscriber.samples.map((s) => `rewind ${s}`));
   if (r.unacked.length > 0) notes.push(`never acked: ${r.unacked.slice(0, 2).join(", ")}...`);
 

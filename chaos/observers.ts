@@ -53,7 +53,7 @@ function openSubscription(
         resolve({ socket, ready: frame });
         return;
       }
-      if (frame.type === "event") onFrame(frame);
+      if (frame.type === "event" || frame.type === "acked") onFrame(frame);
     };
     socket.onerror = () => {};
     socket.onclose = (e) => {
@@ -115,7 +115,9 @@ export class DurableSubscriber {
     const { socket, ready } = await openSubscription(
       this.#pool.url(gateway),
       query,
-      (frame) => this.#event(frame),
+      (frame) => {
+        if (frame.type === "event") this.#event(frame);
+      },
       () => void this.#reconnect(),
       15_000,
     );
@@ -156,49 +158,57 @@ export class DurableSubscriber {
   }
 }
 
-/** An ack close before its socket dropped may never have reached the gateway, in ms. */
-const IN_DOUBT_MS = 1000;
-
 /** What the members of one consumer group saw, together. */
 export class GroupLedger {
-  /** Event ids acked by a member. */
+  /** Event ids whose ack the gateway confirmed (an `acked` frame): never to be delivered again. */
   readonly acked = new Set<string>();
-  /** Event ids delivered again after a member had acked them. */
+  /** Event ids delivered again after their ack was confirmed. */
   readonly redeliveredAfterAck = new Set<string>();
+  /** Event ids acked but never confirmed (the gateway died first), then delivered again. */
+  readonly redeliveredUnconfirmed = new Set<string>();
+  /** Event ids acked and not confirmed yet. */
+  readonly unconfirmed = new Set<string>();
+  /** Event ids delivered to a member at least once. */
+  readonly received = new Set<string>();
+  /**
+   * Event ids acked over a socket that dropped before the confirmation came:
+   * committed or not, nobody can tell; if not, another delivery follows.
+   */
+  readonly orphaned = new Set<string>();
   /** Deliveries in total. */
   deliveries = 0;
-  /** When and by which member each event was last acked. */
-  readonly #ackedBy = new Map<string, { member: GroupMember; at: number }>();
-  /** When each member's socket dropped. */
-  readonly #drops = new Map<GroupMember, number[]>();
 
-  /** Records that `member` acked `id`. */
-  ack(member: GroupMember, id: string): void {
-    this.acked.add(id);
-    this.#ackedBy.set(id, { member, at: performance.now() });
+  /** Records that a member received `id`. */
+  delivered(id: string): void {
+    this.deliveries++;
+    this.received.add(id);
+    if (this.acked.has(id)) this.redeliveredAfterAck.add(id);
+    else if (this.unconfirmed.has(id)) this.redeliveredUnconfirmed.add(id);
   }
 
-  /** Records that `member`'s socket dropped. */
-  dropped(member: GroupMember): void {
-    const drops = this.#drops.get(member) ?? [];
-    drops.push(performance.now());
-    this.#drops.set(member, drops);
+  /** Records that a member acked `id`. */
+  ack(id: string): void {
+    this.unconfirmed.add(id);
+  }
+
+  /** Whether `id` is done with: its ack confirmed, or sent over a socket that dropped since. */
+  settled(id: string): boolean {
+    return this.acked.has(id) || this.orphaned.has(id);
+  }
+
+  /** Records that the gateway confirmed the ack of `id`. */
+  confirmed(id: string): void {
+    this.unconfirmed.delete(id);
+    this.acked.add(id);
   }
 
   /**
-   * Redelivered events whose ack was sent less than a second before that
-   * member's socket dropped: the ack (or the gateway's commit of it) may have
-   * died with the connection, so the redelivery is at-least-once doing its job.
+   * Redelivered events whose ack was sent but never confirmed: the ack (or
+   * the gateway's commit of it) died with the connection or the gateway, so
+   * the redelivery is at-least-once doing its job.
    */
   redeliveredInDoubt(): number {
-    let n = 0;
-    for (const id of this.redeliveredAfterAck) {
-      const ack = this.#ackedBy.get(id);
-      if (!ack) continue;
-      const drops = this.#drops.get(ack.member) ?? [];
-      if (drops.some((t) => t >= ack.at && t - ack.at < IN_DOUBT_MS)) n++;
-    }
-    return n;
+    return this.redeliveredUnconfirmed.size;
   }
 }
 
@@ -214,6 +224,8 @@ export class GroupMember {
   readonly #ledger: GroupLedger;
   #socket?: WebSocket;
   #closed = false;
+  /** Event id of each ack sent and not confirmed yet, by cursor. */
+  readonly #pending = new Map<string, string>();
 
   constructor(url: () => string, topic: string, group: string, ledger: GroupLedger) {
     this.#url = url;
@@ -237,9 +249,11 @@ export class GroupMember {
     const { socket } = await openSubscription(
       this.#url(),
       this.#query,
-      (frame) => this.#event(frame),
+      (frame) => this.#frame(frame),
       () => {
-        this.#ledger.dropped(this);
+        // Acks not confirmed by now never will be: the socket is gone.
+        for (const id of this.#pending.values()) this.#ledger.orphaned.add(id);
+        this.#pending.clear();
         void this.#reconnect();
       },
       60_000,
@@ -247,16 +261,20 @@ export class GroupMember {
     this.#socket = socket;
   }
 
-  #event(frame: Frame): void {
-    const id = String(frame.event.event_id);
+  #frame(frame: Frame): void {
     const ledger = this.#ledger;
-    ledger.deliveries++;
-    // Only the first ack counts: a later one is the answer to a redelivery.
-    const redelivered = ledger.acked.has(id);
-    if (redelivered) ledger.redeliveredAfterAck.add(id);
+    if (frame.type === "acked") {
+      const id = this.#pending.get(frame.cursor);
+      this.#pending.delete(frame.cursor);
+      if (id !== undefined) ledger.confirmed(id);
+      return;
+    }
+    const id = String(frame.event.event_id);
+    ledger.delivered(id);
     if (this.#socket?.readyState !== WebSocket.OPEN) return;
     this.#socket.send(JSON.stringify({ type: "ack", cursor: frame.cursor }));
-    if (!redelivered) ledger.ack(this, id);
+    this.#pending.set(frame.cursor, id);
+    ledger.ack(id);
   }
 
   async #reconnect(): Promise<void> {

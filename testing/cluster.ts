@@ -8,6 +8,7 @@
  * @module
  */
 import { type Admin, Kafka, logLevel } from "kafkajs";
+import "./kafkajs_patch.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kafka, type KafkaMessage, logLevel } from "kafkajs";
+import "./kafkajs_patch.ts";
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 
 /** Kafka bootstrap address of the test broker (`deploy/local/services.sh`). */
@@ -263,6 +264,8 @@ export interface SocketClient {
   closed: Promise<{ code: number; reason: string }>;
   /** Every event frame received so far, taken or not. */
   seen: Frame[];
+  /** Cursors of the `acked` frames received so far (groups confirm committed acks). */
+  acked: string[];
 }
 
 /** Waits until `condition` holds, checking every 20 ms. */
@@ -287,13 +290,15 @@ export async function subscribeWs(
   const ws = new WebSocket(`${url.replace("http", "ws")}/v1/subscribe?${query}`);
   const inbox = new Inbox<Frame>();
   const seen: Frame[] = [];
+  const acked: string[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.onclose = (e) => resolve({ code: e.code, reason: e.reason });
   });
   ws.onmessage = (e) => {
     const frame = JSON.parse(e.data);
     if (frame.type === "event") seen.push(frame);
-    if (frame.type !== "heartbeat") inbox.push(frame);
+    if (frame.type === "acked") acked.push(frame.cursor);
+    else if (frame.type !== "heartbeat") inbox.push(frame);
   };
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
@@ -320,6 +325,7 @@ export async function subscribeWs(
     },
     closed,
     seen,
+    acked,
   };
   if (ready) {
     const first = await client.next();

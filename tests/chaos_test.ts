@@ -49,6 +49,12 @@ Deno.test({
           assert.equal(row.offsetMismatches, 0, `acks naming the wrong partition/offset: ${at}`);
           assert.equal(row.rewinds, 0, `the durable subscriber went backwards: ${at}`);
           assert.equal(row.late, 0, `publishes unanswered past the 5 s deadline: ${at}`);
+          assert.equal(
+            row.duplicatesToGroup,
+            0,
+            `confirmed acks delivered to the group again: ${at}`,
+          );
+          assert.equal(row.groupMissed, 0, `acked events the group never got: ${at}`);
         });
       }
     } finally {

@@ -148,6 +148,9 @@ for (const backend of BACKENDS) {
 
       // a acks all it got; b acks nothing and leaves: b's events go to a, a's never come back.
       for (const f of fromA) a.send({ type: "ack", cursor: f.cursor });
+      // Each ack is confirmed once committed, with the cursor it named.
+      await waitUntil(() => a.acked.length >= fromA.length, "every ack was confirmed");
+      assert.deepEqual(sorted(a.acked), sorted(fromA.map((f) => f.cursor as string)));
       await b.close();
       const moved = await a.events(fromB.length);
       assert.deepEqual(new Set(ids(moved)), new Set(ids(fromB)));

@@ -85,6 +85,14 @@ const FRAMES: Record<FrameType, ReturnType<typeof frame>> = {
       cursor: { type: "string" },
     },
   ),
+  acked: frame(
+    FRAME_TYPES.acked,
+    "The ack with this cursor is committed to the group; the event will not be delivered to the " +
+      "group again. One per ack, once committed; an ack never confirmed may be redelivered.",
+    {
+      cursor: { type: "string" },
+    },
+  ),
   heartbeat: frame(FRAME_TYPES.heartbeat, "Sent when the connection is otherwise quiet."),
   error: frame(FRAME_TYPES.error, "Why the gateway is closing the subscription.", {
     error: { type: "string" },
@@ -93,7 +101,7 @@ const FRAMES: Record<FrameType, ReturnType<typeof frame>> = {
 };
 
 /** Frames the gateway sends over WebSocket (the client sends only `ack`). */
-const WEBSOCKET_FRAMES: FrameType[] = ["ready", "event", "heartbeat", "error"];
+const WEBSOCKET_FRAMES: FrameType[] = ["ready", "event", "acked", "heartbeat", "error"];
 /** Frames that are SSE events (heartbeats are SSE comments; SSE clients cannot ack). */
 const SSE_FRAMES: FrameType[] = ["ready", "event", "error"];
 

@@ -100,8 +100,12 @@ export interface GroupHandler {
 
 /** This process's membership in a consumer group. */
 export interface GroupMembership extends LogReader {
-  /** Commits `next` (the first offset not yet processed) for `partition`. */
-  commit(partition: number, next: bigint): Promise<void>;
+  /**
+   * Commits `next` (the first offset not yet processed) for `partition`.
+   * Resolves false when it was not committed: the partition is no longer
+   * owned here, or the broker refused it.
+   */
+  commit(partition: number, next: bigint): Promise<boolean>;
 }
 
 /** Where a group starts when it has committed nothing. */

@@ -83,6 +83,11 @@ export interface Subscriber {
    */
   send(delivery: Delivery): boolean;
   /**
+   * Tells the client that its ack of `cursor` is committed to the consumer
+   * group (clients that ack only).
+   */
+  confirm?(cursor: string): void;
+  /**
    * Calls `listener` each time credit comes back after `writable` was false.
    * There is one listener, the feed the subscriber is attached to; a new one
    * replaces it.

@@ -21,6 +21,9 @@ import { parseEnvelope, readAttributes } from "./feeds.ts";
 import { inSpanSync, startConsumerSpan, withContext } from "../telemetry/tracing.ts";
 import type { EventFilter } from "./filter.ts";
 
+/** Wait before a refused commit is sent again, in ms. */
+const COMMIT_RETRY_MS = 200;
+
 /** Options of a {@linkcode GroupFeed}. */
 export interface GroupFeedOptions {
   /** How long a delivered event may stay unacked before it goes to another member, in ms. */
@@ -42,7 +45,17 @@ interface InFlight {
   sentAt: number;
 }
 
+/** An ack waiting for its commit, to be confirmed to the member that sent it. */
+interface PendingConfirm {
+  subscriber: Subscriber;
+  cursor: string;
+  /** The offset after the acked event: confirmed once the commit reaches it. */
+  next: bigint;
+}
+
 interface PartitionState {
+  /** Acks not yet committed, in the order they came. */
+  confirms: PendingConfirm[];
   /** Delivered, not yet acked, in offset order. */
   inFlight: Map<bigint, InFlight>;
   /** Read from the log, not yet handed to a member, in offset order from `head`. */
@@ -52,6 +65,8 @@ interface PartitionState {
   seen: bigint;
   committed: bigint;
   committing: boolean;
+  /** A refused commit's retry, while it waits. */
+  retry?: ReturnType<typeof setTimeout>;
   paused: boolean;
 }
 
@@ -170,6 +185,7 @@ export class GroupFeed {
       this.#left = true;
       this.#onEmpty();
       clearInterval(this.#sweeper);
+      for (const state of this.#partitions.values()) clearTimeout(state.retry);
       // Unacked events stay uncommitted: the group's next owner of each partition gets them again.
       void this.#membership?.close();
       return;
@@ -204,6 +220,10 @@ export class GroupFeed {
         state.inFlight.delete(offset);
         this.#acked.add(entry.delivery.envelope.event_id, now);
       }
+      if (subscriber.confirm) {
+        const one = encodeCursor({ topic: this.#topic, next: new Map([[partition, next]]) });
+        state.confirms.push({ subscriber, cursor: one, next });
+      }
       this.#pump(partition, state);
     }
   }
@@ -218,13 +238,17 @@ export class GroupFeed {
         committed: -1n,
         committing: false,
         paused: false,
+        confirms: [],
       });
     }
     this.#logger.log("info", "Group partitions assigned", { topic: this.#topic, partitions });
   }
 
   #revoked(partitions: number[]): void {
-    for (const p of partitions) this.#partitions.delete(p);
+    for (const p of partitions) {
+      clearTimeout(this.#partitions.get(p)?.retry);
+      this.#partitions.delete(p);
+    }
     this.#logger.log("info", "Group partitions revoked", { topic: this.#topic, partitions });
   }
 
@@ -348,16 +372,39 @@ export class GroupFeed {
   }
 
   #commit(partition: number, state: PartitionState): void {
-    if (state.committing || state.seen < 0n || !this.#membership) return;
+    if (state.committing || state.retry !== undefined || state.seen < 0n || !this.#membership) {
+      return;
+    }
     const first = state.inFlight.keys().next();
     const target = first.done ? state.seen : first.value;
     if (target <= state.committed) return;
     state.committing = true;
-    this.#membership.commit(partition, target).finally(() => {
-      state.committed = target;
+    this.#membership.commit(partition, target).then((committed) => {
       state.committing = false;
-      if (this.#partitions.get(partition) === state) this.#commit(partition, state);
+      if (this.#partitions.get(partition) !== state || this.#left) return;
+      if (!committed) {
+        // A rebalance or a moving coordinator refused it: its acks stay unconfirmed until it lands.
+        state.retry = setTimeout(() => {
+          state.retry = undefined;
+          this.#commit(partition, state);
+        }, COMMIT_RETRY_MS);
+        return;
+      }
+      state.committed = target;
+      this.#confirm(state, target);
+      this.#commit(partition, state);
     });
+  }
+
+  /** Confirms to their members the acks that the commit of `target` covers. */
+  #confirm(state: PartitionState, target: bigint): void {
+    const covered = state.confirms.filter((c) => c.next <= target);
+    if (covered.length === 0) return;
+    state.confirms = state.confirms.filter((c) => c.next > target);
+    const members = new Set(this.#members.map((m) => m.subscriber));
+    for (const { subscriber, cursor } of covered) {
+      if (members.has(subscriber)) subscriber.confirm!(cursor);
+    }
   }
 
   #redeliverExpired(): void {

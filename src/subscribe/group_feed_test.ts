@@ -10,6 +10,9 @@ import { GroupFeed } from "./group_feed.ts";
 function fakeLog() {
   const commits: [number, bigint][] = [];
   const paused = new Set<number>();
+  let refusing = false;
+  /** Makes the broker refuse commits (`true`) or take them again. */
+  const refuse = (on: boolean) => refusing = on;
   let handler!: GroupHandler;
   const log = {
     joinGroup(_topic: string, _group: string, _start: string, h: GroupHandler) {
@@ -21,7 +24,7 @@ function fakeLog() {
         close: () => Promise.resolve(),
         commit: (p: number, next: bigint) => {
           commits.push([p, next]);
-          return Promise.resolve();
+          return Promise.resolve(!refusing);
         },
       });
     },
@@ -44,7 +47,7 @@ function fakeLog() {
   const write = (partition: number, id: string) => handler.records([record(partition, id)]);
   /** Delivers `ids` to partition 0 in one call, as a reader hands over a fetched batch. */
   const batch = (ids: string[]) => handler.records(ids.map((id) => record(0, id)));
-  return { log, commits, paused, write, batch };
+  return { log, commits, paused, write, batch, refuse };
 }
 
 /** A member whose client takes `credit` more events, then has to drain. */
@@ -68,6 +71,10 @@ class Member implements Subscriber {
   drain(credit = Infinity) {
     this.credit = credit;
     this.#drained();
+  }
+  readonly confirmed: string[] = [];
+  confirm(cursor: string) {
+    this.confirmed.push(cursor);
   }
   ready() {}
   close() {}
@@ -95,8 +102,32 @@ Deno.test("GroupFeed gives each partition to one member and commits as members a
   feed.ack(a, decodeCursor(a.got[1].cursor!));
   await flush();
   assert.deepEqual(commits.at(-1), [0, 2n]);
+  // The ack is confirmed once its commit is done, with the cursor it named.
+  assert.deepEqual(a.confirmed, [a.got[1].cursor]);
+  assert.deepEqual(b.confirmed, []);
   feed.detach(a);
   feed.detach(b);
+});
+
+Deno.test("GroupFeed confirms no ack whose commit failed until a later commit covers it", async () => {
+  const { log, commits, write, refuse } = fakeLog();
+  const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
+  const a = new Member();
+  feed.attach(a, MATCH_ALL);
+  write(0, "c1");
+  write(0, "c2");
+  refuse(true);
+  feed.ack(a, decodeCursor(a.got[0].cursor!));
+  await flush();
+  assert.deepEqual(commits.at(-1), [0, 1n]);
+  assert.deepEqual(a.confirmed, []);
+  refuse(false);
+  feed.ack(a, decodeCursor(a.got[1].cursor!));
+  // The refused commit is sent again by itself, and now covers both acks.
+  while (a.confirmed.length < 2) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(commits.at(-1), [0, 2n]);
+  assert.deepEqual(a.confirmed, [a.got[0].cursor, a.got[1].cursor]);
+  feed.detach(a);
 });
 
 Deno.test("GroupFeed moves a leaving member's unacked events to another and never redelivers acked ones", async () => {

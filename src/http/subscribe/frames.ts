@@ -29,6 +29,12 @@ export const FRAME_TYPES = {
   event: "event",
   /** Client to gateway (WebSocket only): the event with this cursor is processed. */
   ack: "ack",
+  /**
+   * Gateway to client (consumer groups, WebSocket only): the ack with this
+   * cursor is committed to the group; the event is not delivered to the group
+   * again.
+   */
+  acked: "acked",
   /** Gateway to client: the connection is otherwise quiet. */
   heartbeat: "heartbeat",
   /** Gateway to client: why the gateway is closing the subscription. */
@@ -90,6 +96,11 @@ export function wsEventFrame(delivery: Delivery): string {
   return `{"type":"${FRAME_TYPES.event}","cursor":${
     JSON.stringify(delivery.cursor ?? null)
   }${trace},"event":${delivery.json}}`;
+}
+
+/** The JSON of an acked frame: `{"type":"acked","cursor":...}`. */
+export function ackedFrame(cursor: string): string {
+  return JSON.stringify({ type: FRAME_TYPES.acked, cursor });
 }
 
 /** The JSON of a ready frame: `{"type":"ready", ...info}`. */

@@ -8,6 +8,7 @@
 import type { CloseReason, Delivery, Subscriber } from "../../subscribe/delivery.ts";
 import { inSpanSync } from "../../telemetry/tracing.ts";
 import {
+  ackedFrame,
   CLOSE_CODES,
   CLOSE_REASONS,
   errorFrame,
@@ -89,6 +90,11 @@ export class WebSocketSubscriber implements Subscriber {
     this.#meter.delivered(delivery);
     if (this.#options.paced) this.#stopPolling ??= this.#drainTicker.add(() => this.#poll());
     return true;
+  }
+
+  /** Sends the acked frame of `cursor`: the client's ack of it is committed. */
+  confirm(cursor: string): void {
+    this.#write(ackedFrame(cursor));
   }
 
   /** Sends the ready frame. */

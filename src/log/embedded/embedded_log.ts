@@ -270,8 +270,9 @@ export class EmbeddedLog implements EventLog {
       resume: (p) => reader.resume(p),
       close: () => reader.close(),
       commit: (partition, offset) => {
-        if (!this.#closed) upsert.run(group, topic, partition, Number(offset));
-        return Promise.resolve();
+        if (this.#closed) return Promise.resolve(false);
+        upsert.run(group, topic, partition, Number(offset));
+        return Promise.resolve(true);
       },
     };
   }

@@ -1,84 +1,55 @@
 /**
- * Consumer-group membership on Kafka (kafkajs): the group's processes share
- * the partitions, and each resumes a partition at its committed offset.
- * Plain reads and the write path use `@platformatic/kafka`; groups still use
- * kafkajs until their move is measured (see the README's client comparison).
+ * Consumer-group membership on Kafka (`@platformatic/kafka`): the group's
+ * processes share the partitions, and each resumes a partition at its
+ * committed offset. The client only keeps the membership (join, sync,
+ * heartbeats, commits); records are fetched by a {@linkcode KafkaReader} with
+ * offsets this process owns, so a paused partition stops alone and a broker
+ * failure never rewinds a partition this process still holds.
  *
  * @module
  */
-import { type IHeaders, type ISocketFactory, Kafka, type KafkaMessage, logLevel } from "kafkajs";
-import "./kafkajs_patch.ts";
-import { connect as connectTcp, isIP } from "node:net";
-import { connect as connectTls } from "node:tls";
+import { Consumer, type GroupAssignment } from "@platformatic/kafka";
 import type { Logger } from "../../telemetry/logger.ts";
-import type {
-  GroupHandler,
-  GroupMembership,
-  GroupStart,
-  PartitionOffsets,
-  StoredRecord,
-} from "../event_log.ts";
-import type { KafkaConnection } from "./client.ts";
+import type { GroupHandler, GroupMembership, GroupStart, PartitionOffsets } from "../event_log.ts";
+import { clientOptions, type KafkaConnection } from "./client.ts";
+import { KafkaReader } from "./reader.ts";
 
-/** Longest a group fetch waits at the broker, in ms. @default 50 */
-export const DEFAULT_GROUP_MAX_WAIT_MS = 50;
 /**
  * How long a member may go silent before the group gives its partitions to
- * the others, in ms (kafkajs' default is 30 s): a gateway killed with -9
- * holds its partitions back this long. @default 10000
+ * the others, in ms: a gateway killed with -9 holds its partitions back this
+ * long. @default 10000
  */
 export const DEFAULT_GROUP_SESSION_TIMEOUT_MS = 10_000;
+/** How long the coordinator waits for members to rejoin in a rebalance, in ms. @default 10000 */
+export const DEFAULT_GROUP_REBALANCE_TIMEOUT_MS = 10_000;
 /** Heartbeats per session timeout, as Kafka recommends (at most a third of it). */
 const HEARTBEATS_PER_SESSION = 3;
 /** Attempts at a group's committed offsets while the coordinator is loading or moving. */
 const OFFSET_FETCH_ATTEMPTS = 8;
-/** First wait between those attempts, in ms; doubles each time. */
-const OFFSET_FETCH_FIRST_WAIT_MS = 100;
-
-/** TCP keep-alive probe delay of group connections, in ms. */
-const KEEP_ALIVE_MS = 60_000;
-
-/**
- * kafkajs' socket factory with Nagle's algorithm turned off: small fetch and
- * commit requests go out at once instead of waiting on the peer's delayed ACK.
- */
-const noDelaySockets: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const socket = ssl
-    ? connectTls({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
-    : connectTcp({ host, port }, onConnect);
-  socket.setNoDelay(true);
-  socket.setKeepAlive(true, KEEP_ALIVE_MS);
-  return socket;
-};
+/** First wait between those attempts (and between rejoins), in ms; doubles each time. */
+const FIRST_RETRY_WAIT_MS = 100;
+/** Longest wait between rejoin attempts, in ms. */
+const MAX_REJOIN_WAIT_MS = 5_000;
+/** Kafka's "no offset committed" answer. */
+const NO_COMMIT = -1n;
 
 /** Joins consumer groups on one Kafka cluster. */
 export class GroupConsumers {
-  readonly #kafka: Kafka;
+  readonly #connection: KafkaConnection;
   readonly #logger: Logger;
-  readonly #members = new Set<{ disconnect(): Promise<void> }>();
+  readonly #members = new Set<GroupMembership>();
 
   /** Group membership over `connection`. */
   constructor(connection: KafkaConnection, logger: Logger) {
+    this.#connection = connection;
     this.#logger = logger;
-    this.#kafka = new Kafka({
-      clientId: `${connection.clientId}-group`,
-      brokers: connection.brokers,
-      socketFactory: noDelaySockets,
-      connectionTimeout: connection.connectionTimeoutMs,
-      requestTimeout: connection.requestTimeoutMs,
-      retry: { retries: connection.retries, initialRetryTime: connection.initialRetryMs },
-      logLevel: logLevel.ERROR,
-      logCreator: () => ({ namespace, log }) => {
-        logger.log("warn", `kafkajs: ${log.message}`, { component: "kafka", namespace });
-      },
-    });
   }
 
   /**
    * Joins `group` on `topic`. A new group starts at `start` of `offsets` (the
-   * log's start or end now): those offsets are sought before the first join
-   * and committed right after it, so nothing published after `ready` is
-   * missed, even across restarts.
+   * log's start or end now): each partition's start is committed as soon as
+   * it is first assigned, so nothing published after `ready` is missed, even
+   * across restarts.
    */
   async join(
     topic: string,
@@ -87,129 +58,201 @@ export class GroupConsumers {
     offsets: () => Promise<PartitionOffsets[]>,
     handler: GroupHandler,
   ): Promise<GroupMembership> {
-    const [committed] = await this.#committed(topic, group);
-    const isNew = !committed?.partitions.some((p) => p.offset !== "-1");
-    const starts = isNew ? await offsets() : [];
-    const startOf = (o: PartitionOffsets) => String(start === "earliest" ? o.low : o.high);
-    let firstJoin = true;
-    const consumer = this.#kafka.consumer({
-      groupId: group,
-      maxWaitTimeInMs: DEFAULT_GROUP_MAX_WAIT_MS,
-      sessionTimeout: DEFAULT_GROUP_SESSION_TIMEOUT_MS,
-      heartbeatInterval: DEFAULT_GROUP_SESSION_TIMEOUT_MS / HEARTBEATS_PER_SESSION,
-    });
-    let owned = new Set<number>();
-    const joined = Promise.withResolvers<void>();
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      const now = new Set(payload.memberAssignment[topic] ?? []);
-      const revoked = [...owned].filter((p) => !now.has(p));
-      const assigned = [...now].filter((p) => !owned.has(p));
-      owned = now;
-      if (revoked.length > 0) handler.revoked(revoked);
-      if (assigned.length > 0) handler.assigned(assigned);
-      const initial = firstJoin
-        ? starts.filter((o) => now.has(o.partition)).map((o) => ({
-          topic,
-          partition: o.partition,
-          offset: startOf(o),
-        }))
-        : [];
-      firstJoin = false;
-      (initial.length > 0 ? consumer.commitOffsets(initial) : Promise.resolve()).then(
-        () => joined.resolve(),
-        (error) => joined.reject(error),
-      );
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => joined.reject(payload.error));
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: start === "earliest" });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: ({ batch }) => {
-        if (owned.has(batch.partition)) {
-          handler.records(batch.messages.map((m) => toStoredRecord(topic, batch.partition, m)));
-        }
-        return Promise.resolve();
-      },
-    });
-    for (const o of starts) consumer.seek({ topic, partition: o.partition, offset: startOf(o) });
+    const member = new KafkaGroupMember(
+      this.#connection,
+      this.#logger,
+      { topic, group, start, offsets, handler },
+    );
     try {
-      await joined.promise;
+      await member.join();
     } catch (error) {
-      await consumer.disconnect();
+      await member.close();
       throw error;
     }
-    this.#members.add(consumer);
-    return {
-      pause: (partition) => consumer.pause([{ topic, partitions: [partition] }]),
-      resume: (partition) => consumer.resume([{ topic, partitions: [partition] }]),
+    const membership: GroupMembership = {
+      pause: (partition) => member.reader.pause(partition),
+      resume: (partition) => member.reader.resume(partition),
+      commit: (partition, next) => member.commit(partition, next),
       close: async () => {
-        this.#members.delete(consumer);
-        await consumer.disconnect();
-      },
-      commit: async (partition, next) => {
-        // A partition that moved to another process in a rebalance is not ours to commit.
-        if (!owned.has(partition)) return;
-        await consumer.commitOffsets([{ topic, partition, offset: String(next) }]).catch((error) =>
-          this.#logger.log("warn", "Kafka offset commit failed", {
-            component: "kafka",
-            group,
-            partition,
-            error: String(error),
-          })
-        );
+        this.#members.delete(membership);
+        await member.close();
       },
     };
-  }
-
-  /**
-   * The group's committed offsets. A coordinator that is loading (a fresh or
-   * restarted cluster) or moving answers with a retriable error for a while:
-   * ask again with backoff before giving up.
-   */
-  async #committed(topic: string, group: string) {
-    const admin = this.#kafka.admin();
-    await admin.connect();
-    try {
-      for (let attempt = 1;; attempt++) {
-        try {
-          return await admin.fetchOffsets({ groupId: group, topics: [topic] });
-        } catch (error) {
-          const retriable = (error as { retriable?: boolean }).retriable === true;
-          if (!retriable || attempt >= OFFSET_FETCH_ATTEMPTS) throw error;
-          await new Promise((r) => setTimeout(r, OFFSET_FETCH_FIRST_WAIT_MS * 2 ** attempt));
-        }
-      }
-    } finally {
-      await admin.disconnect();
-    }
+    this.#members.add(membership);
+    return membership;
   }
 
   /** Leaves every group. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#members].map((m) => m.disconnect()));
+    await Promise.allSettled([...this.#members].map((m) => m.close()));
   }
 }
 
-function toStoredRecord(topic: string, partition: number, message: KafkaMessage): StoredRecord {
-  const headers: Record<string, string> = {};
-  for (const name of Object.keys(message.headers ?? {})) {
-    const text = headerText(message.headers, name);
-    if (text !== undefined) headers[name] = text;
-  }
-  return {
-    topic,
-    partition,
-    offset: BigInt(message.offset),
-    key: message.key?.toString() ?? "",
-    value: message.value?.toString() ?? "",
-    headers,
-  };
+interface MemberOptions {
+  topic: string;
+  group: string;
+  start: GroupStart;
+  offsets: () => Promise<PartitionOffsets[]>;
+  handler: GroupHandler;
 }
 
-function headerText(headers: IHeaders | undefined, name: string): string | undefined {
-  const value = headers?.[name];
-  if (value === undefined) return undefined;
-  const one = Array.isArray(value) ? value[0] : value;
-  return one === undefined ? undefined : one.toString();
+/** One process's membership of one group: the client's session and the reader of its partitions. */
+class KafkaGroupMember {
+  readonly reader: KafkaReader;
+  readonly #consumer: Consumer;
+  readonly #options: MemberOptions;
+  readonly #logger: Logger;
+  /** Partitions owned now (after the last assignment was applied). */
+  #owned = new Set<number>();
+  /** Assignments are applied one at a time, in the order the group made them. */
+  #applying: Promise<void> = Promise.resolve();
+  /** Where a brand-new group starts, per partition; empty for a group that has commits. */
+  #starts = new Map<number, bigint>();
+  #closed = false;
+
+  constructor(connection: KafkaConnection, logger: Logger, options: MemberOptions) {
+    this.#options = options;
+    this.#logger = logger;
+    this.#consumer = new Consumer({
+      ...clientOptions(connection, "group"),
+      groupId: options.group,
+      sessionTimeout: DEFAULT_GROUP_SESSION_TIMEOUT_MS,
+      rebalanceTimeout: DEFAULT_GROUP_REBALANCE_TIMEOUT_MS,
+      heartbeatInterval: Math.floor(DEFAULT_GROUP_SESSION_TIMEOUT_MS / HEARTBEATS_PER_SESSION),
+    });
+    this.#consumer.topics.trackAll(options.topic);
+    this.reader = new KafkaReader({
+      connection,
+      topic: options.topic,
+      from: new Map(),
+      onRecords: (_partition, records) => options.handler.records(records),
+      logger,
+      role: "group",
+    });
+    this.#consumer.on(
+      "consumer:group:join",
+      ({ assignments }: { assignments: GroupAssignment[] }) => {
+        const mine = assignments.find((a) => a.topic === options.topic)?.partitions ?? [];
+        this.#applying = this.#applying.then(() => this.#apply(new Set(mine))).catch((error) =>
+          this.#warn("Kafka group assignment could not be applied", error)
+        );
+      },
+    );
+    // A rejoin that failed for good leaves the member without heartbeats: join again.
+    this.#consumer.on("error", (error: unknown) => {
+      this.#warn("Kafka group membership failed; joining again", error);
+      void this.#rejoin();
+    });
+  }
+
+  /** Joins the group and resolves once the first assignment is applied. */
+  async join(): Promise<void> {
+    const ends = await this.#options.offsets();
+    const committed = await this.#committed(ends.map((o) => o.partition));
+    if ([...committed.values()].every((offset) => offset === NO_COMMIT)) {
+      const { start } = this.#options;
+      this.#starts = new Map(ends.map((o) => [o.partition, start === "earliest" ? o.low : o.high]));
+    }
+    await this.reader.start();
+    await this.#consumer.joinGroup({});
+    await this.#applying;
+  }
+
+  /** Commits `next` for `partition`; false when it was not committed (no longer owned, or failed). */
+  async commit(partition: number, next: bigint): Promise<boolean> {
+    // A partition that moved to another process in a rebalance is not ours to commit.
+    if (!this.#owned.has(partition)) return false;
+    try {
+      await this.#consumer.commit({
+        offsets: [{ topic: this.#options.topic, partition, offset: next, leaderEpoch: -1 }],
+      });
+      return true;
+    } catch (error) {
+      this.#warn("Kafka offset commit failed", error, { partition });
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.reader.close();
+    // Typed as void (the callback overload), it returns the promise when given no callback.
+    await Promise.resolve(this.#consumer.leaveGroup(true)).catch(() => {});
+    await this.#consumer.close(true).catch(() => {});
+  }
+
+  /** Hands revoked partitions back and starts reading new ones at their committed offsets. */
+  async #apply(now: Set<number>): Promise<void> {
+    const revoked = [...this.#owned].filter((p) => !now.has(p));
+    const assigned = [...now].filter((p) => !this.#owned.has(p));
+    for (const p of revoked) this.reader.unassign(p);
+    this.#owned = now;
+    if (revoked.length > 0) this.#options.handler.revoked(revoked);
+    if (assigned.length === 0) return;
+    const committed = await this.#committed(assigned);
+    const from = new Map<number, bigint>();
+    const fallback = assigned.some((p) => committed.get(p) === NO_COMMIT && !this.#starts.has(p))
+      ? await this.#options.offsets()
+      : [];
+    for (const p of assigned) {
+      const offset = committed.get(p) ?? NO_COMMIT;
+      if (offset !== NO_COMMIT) {
+        from.set(p, offset);
+        continue;
+      }
+      const end = fallback.find((o) => o.partition === p);
+      const first = this.#starts.get(p) ??
+        (this.#options.start === "earliest" ? end?.low : end?.high) ?? 0n;
+      from.set(p, first);
+      // A new group's start is its first commit, so a restart does not begin again "now".
+      await this.commit(p, first);
+    }
+    this.#options.handler.assigned(assigned);
+    for (const [p, offset] of from) await this.reader.assign(p, offset);
+  }
+
+  /**
+   * The group's committed offsets of `partitions`. A coordinator that is
+   * loading (a fresh or restarted cluster) or moving answers with a retriable
+   * error for a while: ask again with backoff before giving up.
+   */
+  async #committed(partitions: number[]): Promise<Map<number, bigint>> {
+    const topic = this.#options.topic;
+    for (let attempt = 1;; attempt++) {
+      try {
+        const answer = await this.#consumer.listCommittedOffsets({
+          topics: [{ topic, partitions }],
+        });
+        const offsets = answer.get(topic) ?? [];
+        return new Map(partitions.map((p) => [p, offsets[p] ?? NO_COMMIT]));
+      } catch (error) {
+        if (attempt >= OFFSET_FETCH_ATTEMPTS || this.#closed) throw error;
+        await new Promise((r) => setTimeout(r, FIRST_RETRY_WAIT_MS * 2 ** attempt));
+      }
+    }
+  }
+
+  async #rejoin(): Promise<void> {
+    for (let wait = FIRST_RETRY_WAIT_MS; !this.#closed;) {
+      try {
+        await this.#consumer.joinGroup({});
+        return;
+      } catch (error) {
+        this.#warn("Kafka group rejoin failed", error);
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(MAX_REJOIN_WAIT_MS, wait * 2);
+      }
+    }
+  }
+
+  #warn(message: string, error: unknown, fields: Record<string, unknown> = {}): void {
+    if (this.#closed) return;
+    this.#logger.log("warn", message, {
+      component: "kafka",
+      group: this.#options.group,
+      ...fields,
+      error: String(error),
+    });
+  }
 }

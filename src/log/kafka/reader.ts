@@ -37,7 +37,7 @@ export interface KafkaReaderOptions {
   connection: KafkaConnection;
   /** Topic read. */
   topic: string;
-  /** The next offset to read, per partition; only these partitions are read. */
+  /** The next offset to read, per partition; only these partitions are read (see `assign`). */
   from: ReadonlyMap<number, bigint>;
   /** Called with each partition's records, in order. */
   onRecords: FetchedHandler;
@@ -57,6 +57,7 @@ export class KafkaReader implements LogReader {
   readonly #loops = new Map<number, Promise<void>>();
   #topicId = "";
   #closed = false;
+  #awaitingLeaders = false;
   #wake = Promise.withResolvers<void>();
 
   /** A reader; {@linkcode KafkaReader.start} begins fetching. */
@@ -87,6 +88,27 @@ export class KafkaReader implements LogReader {
 
   resume(partition: number): void {
     if (this.#paused.delete(partition)) this.#notify();
+  }
+
+  /**
+   * Reads `partition` from `from` on (a consumer group's new partition).
+   * Records of a fetch already under way for it are dropped, so delivery
+   * starts exactly at `from`.
+   */
+  async assign(partition: number, from: bigint): Promise<void> {
+    this.#next.set(partition, from);
+    this.#paused.delete(partition);
+    await this.#refreshLeaders(false).catch(() => {});
+    this.#startLoops();
+    if (!this.#leaders.has(partition)) void this.#awaitLeaders();
+    this.#notify();
+  }
+
+  /** Stops reading `partition` (revoked from a consumer group); nothing more of it is delivered. */
+  unassign(partition: number): void {
+    this.#next.delete(partition);
+    this.#leaders.delete(partition);
+    this.#paused.delete(partition);
   }
 
   async close(): Promise<void> {
@@ -120,6 +142,8 @@ export class KafkaReader implements LogReader {
    * one.
    */
   async #awaitLeaders(): Promise<void> {
+    if (this.#awaitingLeaders) return;
+    this.#awaitingLeaders = true;
     let wait = FIRST_RETRY_WAIT_MS;
     while (!this.#closed && this.#leaders.size < this.#next.size) {
       await new Promise((r) => setTimeout(r, wait));
@@ -127,6 +151,7 @@ export class KafkaReader implements LogReader {
       await this.#refreshLeaders(true).catch(() => {});
       this.#startLoops();
     }
+    this.#awaitingLeaders = false;
   }
 
   #startLoops(): void {
@@ -148,6 +173,8 @@ export class KafkaReader implements LogReader {
         await this.#wake.promise;
         continue;
       }
+      // What was asked for: a partition reassigned meanwhile starts elsewhere, so its answer is dropped.
+      const asked = new Map(wanted.map((p) => [p, this.#next.get(p)!]));
       try {
         const response = await this.#consumer.fetch({
           node,
@@ -165,7 +192,7 @@ export class KafkaReader implements LogReader {
           }],
         });
         if (this.#closed) return;
-        if (this.#deliver(response)) {
+        if (this.#deliver(response, asked)) {
           wait = FIRST_RETRY_WAIT_MS;
           continue;
         }
@@ -187,12 +214,15 @@ export class KafkaReader implements LogReader {
   }
 
   /** Hands over fetched records; false when a partition reported an error. */
-  #deliver(response: Awaited<ReturnType<Consumer["fetch"]>>): boolean {
+  #deliver(
+    response: Awaited<ReturnType<Consumer["fetch"]>>,
+    asked: ReadonlyMap<number, bigint>,
+  ): boolean {
     let healthy = true;
     for (const topic of response.responses) {
       for (const p of topic.partitions) {
         const next = this.#next.get(p.partitionIndex);
-        if (next === undefined) continue;
+        if (next === undefined || next !== asked.get(p.partitionIndex)) continue;
         if (p.errorCode === OFFSET_OUT_OF_RANGE && next < p.logStartOffset) {
           // Retention removed records not yet read: go on from the first one left, never back.
           this.#options.logger.log("warn", "Kafka records expired before they were read", {

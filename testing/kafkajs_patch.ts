@@ -1,6 +1,6 @@
 /**
- * Fixes a busy loop in kafkajs 2.2.4 (tulios/kafkajs#1751): with nothing
- * pending and no throttling, `scheduleCheckPendingRequests` sets a negative
+ * The tests' independent Kafka client is kafkajs. This fixes a busy loop in
+ * kafkajs 2.2.4 (tulios/kafkajs#1751): with nothing pending and no throttling, `scheduleCheckPendingRequests` sets a negative
  * timeout, which runtimes clamp to 1 ms, so every broker connection wakes the
  * event loop a thousand times a second forever. That costs CPU and adds
  * latency jitter to every request. With nothing pending and no throttle there
