@@ -13,12 +13,16 @@
  * (Kafka) and live (NATS) lanes, fan-out deliveries/s to 1,000 subscribers,
  * and resident memory per idle connection with 10,000 connections open
  * (BENCH_CONNECTIONS).
+ *
+ * Then the cost of tracing, and of authentication: publish at c=64 without
+ * credentials, with an API key and with an ES256 JWT (`auth.ts`).
  */
 import { Producer, stringSerializers } from "@platformatic/kafka";
 import { Kafka, logLevel } from "kafkajs";
 import "../testing/kafkajs_patch.ts";
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 import { KAFKA_BROKERS, NATS_URL, startGateway, uniqueTopic } from "../testing/harness.ts";
+import { AUTH_TARGETS, authBackends, type AuthCost, authCost } from "./auth.ts";
 import {
   backlogReplay,
   deliveryLatency,
@@ -26,23 +30,14 @@ import {
   memoryPerConnection,
   REPLAY_TARGET_EVENTS_PER_SECOND,
 } from "./subscribe.ts";
+import { BODY, median, type Run, wrk as runWrk } from "./wrk.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const REPEATS = Number(Deno.env.get("BENCH_REPEATS") ?? 3);
 const CONCURRENCY = [1, 16, 64];
 const FIXED_RATE = 2000;
-const BODY = JSON.stringify(CUSTOMER_IDENTIFIED.versions.v1.example);
 const ROOT = new URL("..", import.meta.url).pathname;
 
-interface Run {
-  rate: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  failed: number;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const medianRun = (runs: Run[]): Run => ({
   rate: median(runs.map((r) => r.rate)),
   p50: median(runs.map((r) => r.p50)),
@@ -52,29 +47,8 @@ const medianRun = (runs: Run[]): Run => ({
 });
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits });
 
-async function wrk(url: string, connections: number, post: boolean): Promise<Run> {
-  const args = ["-t1", `-c${connections}`, `-d${SECONDS}s`, "--timeout", "10s"];
-  if (post) args.push("-s", `${ROOT}bench/post.lua`);
-  const out = await new Deno.Command("wrk", { args: [...args, url], env: { BENCH_BODY: BODY } })
-    .output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!post) {
-    const rate = Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
-    return { rate, p50: 0, p99: 0, p999: 0, failed: 0 };
-  }
-  const line = text.split("\n").find((l) => l.startsWith("{"));
-  if (!line) {
-    throw new Error(`wrk printed no summary:\n${text}${new TextDecoder().decode(out.stderr)}`);
-  }
-  const s = JSON.parse(line);
-  return {
-    rate: (s.requests - s.non2xx) / (s.duration_us / 1e6),
-    p50: s.p50_us / 1000,
-    p99: s.p99_us / 1000,
-    p999: s.p999_us / 1000,
-    failed: s.non2xx + s.socket_errors,
-  };
-}
+const wrk = (url: string, connections: number, post: boolean): Promise<Run> =>
+  runWrk(url, connections, { seconds: SECONDS, post });
 
 /** Open loop: sends at `rate` per second whatever the latency, so slow answers cannot hide. */
 async function fixedRate(url: string, rate: number): Promise<Run> {
@@ -112,17 +86,25 @@ async function repeat(fn: () => Promise<Run>): Promise<Run> {
   return medianRun(runs);
 }
 
-async function helloBaseline(): Promise<number> {
+/** Requests/s at c=64 of the baseline server `script` (it listens on the port it is given). */
+async function baseline(script: string, path: string, post: boolean): Promise<number> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const server = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", `${ROOT}bench/hello_server.ts`, String(port)],
+    args: [
+      "run",
+      "--frozen",
+      "--allow-net",
+      "--allow-read",
+      `${ROOT}bench/${script}`,
+      String(port),
+    ],
     stdout: "null",
     stderr: "piped",
   }).spawn();
   const reader = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
   await reader.read();
   try {
-    return (await repeat(() => wrk(`http://127.0.0.1:${port}/`, 64, false))).rate;
+    return (await repeat(() => wrk(`http://127.0.0.1:${port}${path}`, 64, post))).rate;
   } finally {
     server.kill();
     await server.status;
@@ -214,8 +196,11 @@ const kafkaUp = await Deno.connect({
 console.log(
   `TasteSync publish benchmark: ${SECONDS}s x ${REPEATS} repeats (median), ${navigator.hardwareConcurrency} cores`,
 );
-const hello = await helloBaseline();
+const hello = await baseline("hello_server.ts", "/", false);
 console.log(`baseline  Deno.serve hello world, wrk c=64          ${fmt(hello)} req/s`);
+// The HTTP + validation limit: the same schema, no log. The gateway's publish is measured against it.
+const honoZod = await baseline("hono_zod_server.ts", "/v1/identifications", true);
+console.log(`baseline  bare Hono + zod handler, wrk c=64         ${fmt(honoZod)} req/s`);
 const clients = kafkaUp ? await kafkaBaseline(64) : { kafkajs: NaN, platformatic: NaN };
 for (const [name, rate] of Object.entries(clients)) {
   console.log(
@@ -239,7 +224,7 @@ if (kafkaUp) {
 }
 const all = new Map<string, Map<string, Run>>();
 console.log(
-  "\nbackend   load      events/s    p50 ms   p99 ms  p99.9 ms  failed  vs hello  vs raw kafka",
+  "\nbackend   load      events/s    p50 ms   p99 ms  p99.9 ms  failed  vs hono+zod  vs raw kafka",
 );
 for (const [name, env] of backends) {
   const runs = await gatewayRuns(env);
@@ -250,7 +235,7 @@ for (const [name, env] of backends) {
         fmt(r.p50, 2).padStart(9)
       } ${fmt(r.p99, 2).padStart(8)} ${fmt(r.p999, 2).padStart(9)} ${
         String(r.failed).padStart(7)
-      } ${(r.rate / hello).toFixed(3).padStart(9)} ${
+      } ${(r.rate / honoZod).toFixed(3).padStart(11)} ${
         (name === "kafka" ? (r.rate / raw).toFixed(3) : "-").padStart(13)
       }`,
     );
@@ -272,7 +257,17 @@ check(
   k && k.get("2000/s")!.p99 <= 20,
   k ? fmt(k.get("2000/s")!.p99, 2) + " ms" : "-",
 );
+check(
+  "kafka, acks=all, c=64 >= 0.35 of the raw producer",
+  k && k.get("c=64")!.rate / raw >= 0.35,
+  k ? (k.get("c=64")!.rate / raw).toFixed(3) : "-",
+);
 const e = all.get("embedded")!;
+check(
+  "embedded c=64 >= 0.40 of the bare Hono + zod handler",
+  e.get("c=64")!.rate / honoZod >= 0.40,
+  (e.get("c=64")!.rate / honoZod).toFixed(3),
+);
 check(
   "embedded >= 15,000 events/s (c=64)",
   e.get("c=64")!.rate >= 15_000,
@@ -347,8 +342,27 @@ check(
   fmt(memory.bytesPerConnection / 1024, 1) + " KiB",
 );
 
-/** Publish throughput at c=64 with and without tracing (Deno's built-in OpenTelemetry, exporting OTLP). */
-async function tracingCost(env: Record<string, string>): Promise<{ off: number; on: number }> {
+/** How spans are exported in each tracing run (to `sink`, a local OTLP/HTTP receiver). */
+const TRACING_RUNS: Record<string, (sink: string) => Record<string, string>> = {
+  "off": () => ({}),
+  "SDK, 10% sampled": (sink) => ({
+    TASTESYNC_TRACING_ENDPOINT: sink,
+    TASTESYNC_TRACING_SAMPLE_RATIO: "0.1",
+  }),
+  "SDK, 100% sampled": (sink) => ({
+    TASTESYNC_TRACING_ENDPOINT: sink,
+    TASTESYNC_TRACING_SAMPLE_RATIO: "1",
+  }),
+  "Deno built-in (OTEL_DENO), 100%": (sink) => ({
+    OTEL_DENO: "true",
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink,
+    OTEL_DENO_CONSOLE: "ignore",
+  }),
+};
+
+/** Publish throughput at c=64 in each of {@linkcode TRACING_RUNS}, exporting OTLP for real. */
+async function tracingCost(env: Record<string, string>): Promise<Map<string, number>> {
   // A local OTLP/HTTP sink, so export really happens and costs what it costs.
   const sink = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     await req.body?.cancel();
@@ -365,14 +379,11 @@ async function tracingCost(env: Record<string, string>): Promise<{ off: number; 
     }
   };
   try {
-    const off = await measure({});
-    const on = await measure({
-      OTEL_DENO: "true",
-      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.addr.port}`,
-      OTEL_DENO_CONSOLE: "ignore",
-    });
-    return { off, on };
+    const rates = new Map<string, number>();
+    for (const [name, settings] of Object.entries(TRACING_RUNS)) {
+      rates.set(name, await measure(settings(`http://127.0.0.1:${sink.addr.port}`)));
+    }
+    return rates;
   } finally {
     await sink.shutdown();
   }
@@ -383,10 +394,48 @@ const tracingEnv: Record<string, string> = kafkaUp
   ? { TASTESYNC_KAFKA_BROKERS: KAFKA_BROKERS, TASTESYNC_KAFKA_TOPIC: uniqueTopic("bench-trace") }
   : { TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-bench-" }) };
 const traced = await tracingCost(tracingEnv);
-const cost = 1 - traced.on / traced.off;
-console.log(
-  `publish c=64 (${kafkaUp ? "kafka" : "embedded"}): tracing off ${fmt(traced.off)} events/s, on ${
-    fmt(traced.on)
-  } events/s (${(cost * 100).toFixed(1)}% cost)`,
+const tracingOff = traced.get("off")!;
+const costOf = (name: string) => 1 - traced.get(name)! / tracingOff;
+for (const [name, rate] of traced) {
+  console.log(
+    `publish c=64 (${kafkaUp ? "kafka" : "embedded"}), tracing ${name}: ${fmt(rate)} events/s` +
+      (name === "off" ? "" : ` (${(costOf(name) * 100).toFixed(1)}% cost)`),
+  );
+}
+const cost10 = costOf("SDK, 10% sampled");
+const cost100 = costOf("SDK, 100% sampled");
+check("tracing at 10% costs <= 10% of throughput", cost10 <= 0.10, `${(cost10 * 100).toFixed(1)}%`);
+check(
+  "tracing at 100% costs <= 25% of throughput",
+  cost100 <= 0.25,
+  `${(cost100 * 100).toFixed(1)}%`,
 );
-check("tracing costs <= 10% of throughput", cost <= 0.10, `${(cost * 100).toFixed(1)}%`);
+
+console.log(
+  "\nauthentication: publish c=64, runs interleaved; events/s medians, ratios the median per round",
+);
+console.log("backend   none events/s  API key events/s  ratio  ES256 JWT events/s  ratio");
+const authRuns: [string, AuthCost][] = [];
+for (const [name, env] of authBackends(kafkaUp)) {
+  const r = await authCost(env, { seconds: SECONDS, repeats: REPEATS });
+  authRuns.push([name, r]);
+  console.log(
+    `${name.padEnd(9)} ${fmt(r.none).padStart(13)} ${fmt(r.apiKey).padStart(17)} ${
+      r.apiKeyRatio.toFixed(3).padStart(6)
+    } ${fmt(r.jwt).padStart(19)} ${r.jwtRatio.toFixed(3).padStart(6)}`,
+  );
+}
+for (const [name, r] of authRuns) {
+  const key = r.apiKeyRatio;
+  const jwt = r.jwtRatio;
+  check(
+    `${name}: API key >= ${AUTH_TARGETS.apiKey} of none`,
+    key >= AUTH_TARGETS.apiKey,
+    key.toFixed(3),
+  );
+  check(
+    `${name}: ES256 JWT >= ${AUTH_TARGETS.jwt} of none`,
+    jwt >= AUTH_TARGETS.jwt,
+    jwt.toFixed(3),
+  );
+}

@@ -1,8 +1,13 @@
--- wrk script: POST one CustomerIdentified body; the gateway gives each request a new event id.
+-- wrk script: POST one CustomerIdentified body (with BENCH_AUTHORIZATION as the Authorization
+-- header, when set); the gateway gives each request a new event id.
 -- Prints one JSON line of totals and latency percentiles (microseconds) when done.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = os.getenv("BENCH_BODY") or "{}"
+local authorization = os.getenv("BENCH_AUTHORIZATION")
+if authorization and authorization ~= "" then
+  wrk.headers["Authorization"] = authorization
+end
 
 done = function(summary, latency, requests)
   local e = summary.errors

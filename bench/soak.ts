@@ -14,7 +14,7 @@
  * growth), `--rate N` (skip the measurement, publish N/s), `--subscribers N`
  * (24 open at a time), `--churn N` (subscribers replaced per second, 2),
  * `--dedup-window D` (2m: the gateway remembers every event id for the
- * dedup window, about 200 bytes each, by design; a window shorter than the
+ * dedup window, about 120 bytes each, by design; a window shorter than the
  * warm-up makes that index steady, so what grows afterwards is a leak),
  * `--gateway-dir DIR` (run another checkout of the gateway).
  *

@@ -5,12 +5,17 @@
  * @module
  */
 import type { Hono } from "hono";
+import { createGatewayAuth } from "./auth/gateway_auth.ts";
 import { InProcessBus, type LiveBus } from "./bus/live_bus.ts";
 import { NatsBus } from "./bus/nats_bus.ts";
 import { type Config, kafkaBrokers } from "./config.ts";
 import type { EventTypeDefinition } from "./events/event_type.ts";
 import { EVENT_TYPES, EventRegistry } from "./events/registry.ts";
 import { createApp } from "./http/app.ts";
+import { createClientLimits } from "./http/client_limits.ts";
+import type { ConnectionCap } from "./http/connection_cap.ts";
+import { metricsApp } from "./http/metrics_app.ts";
+import { kafkaSecurity, natsSecurity } from "./secrets.ts";
 import { EmbeddedLog } from "./log/embedded/embedded_log.ts";
 import type { EventLog } from "./log/event_log.ts";
 import { KafkaLog } from "./log/kafka/kafka_log.ts";
@@ -24,12 +29,18 @@ import { Metrics } from "./telemetry/metrics.ts";
 export interface Gateway {
   /** The HTTP app. */
   app: Hono;
+  /** The app of `metrics.listen`: `/metrics` only, without authentication. */
+  metricsApp: Hono;
   /** The durable log in use. */
   log: EventLog;
   /** The live bus in use. */
   bus: LiveBus;
   /** Subscriptions of this process. */
   subscriptions: Subscriptions;
+  /** The process's connection cap; the server starts it once it listens. */
+  connectionCap: ConnectionCap;
+  /** Prometheus metrics. */
+  metrics: Metrics;
   /** Flushes in-flight appends, then disconnects the log and the bus. */
   close(): Promise<void>;
 }
@@ -60,18 +71,24 @@ export function createEventLog(config: Config, logger: Logger): EventLog {
     requestTimeoutMs: k.request_timeout_ms,
     publishTimeoutMs: k.publish_timeout_ms,
     dedupWindowMs: config.dedup.window,
+    ...kafkaSecurity(config),
   }, logger);
 }
 
 /** The live bus the settings ask for: NATS when a URL is set, else in-process. */
 export function createLiveBus(config: Config, logger: Logger): LiveBus {
   if (!config.nats.url) return new InProcessBus();
-  return new NatsBus({ url: config.nats.url, name: config.kafka.client_id }, logger);
+  return new NatsBus(
+    { url: config.nats.url, name: config.kafka.client_id, ...natsSecurity(config) },
+    logger,
+  );
 }
 
 /**
  * Builds the gateway for the event types `types` (every built-in type by
  * default).
+ *
+ * @throws {ConfigError} when the API keys file or a JWKS file cannot be read.
  */
 export function createGateway(
   config: Config,
@@ -82,10 +99,13 @@ export function createGateway(
   const log = createEventLog(config, logger);
   const bus = createLiveBus(config, logger);
   const metrics = new Metrics();
+  const auth = createGatewayAuth(config.auth, registry, logger, metrics);
+  const clientLimits = createClientLimits(config, log, logger, metrics);
   const publisher = new Publisher(log, bus, {
     topic: config.kafka.topic,
     subjectPrefix: config.nats.subject_prefix,
     onMirrorDropped: () => metrics.mirrorFailures.inc(),
+    mirror: config.nats.mirror,
   });
   const app = createApp({
     publisher,
@@ -94,6 +114,10 @@ export function createGateway(
     bus,
     logger,
     metrics,
+    auth,
+    publishLimit: clientLimits.publishLimit,
+    origins: clientLimits.origins,
+    connectionCap: clientLimits.connectionCap,
     bodyLimitBytes: config.http.body_limit_bytes,
     batchBodyLimitBytes: config.http.batch_body_limit_bytes,
     documents: {
@@ -132,12 +156,17 @@ export function createGateway(
     },
     logger,
     metrics,
+    auth,
+    admission: clientLimits.admission,
   });
   return {
     app,
+    metricsApp: metricsApp(metrics),
     log,
     bus,
     subscriptions,
+    connectionCap: clientLimits.connectionCap,
+    metrics,
     async close() {
       await log.close();
       await bus.close();

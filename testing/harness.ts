@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Kafka, type KafkaMessage, logLevel } from "kafkajs";
+import { Kafka, type KafkaConfig, type KafkaMessage, logLevel } from "kafkajs";
 import "./kafkajs_patch.ts";
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 
@@ -45,14 +45,32 @@ export interface GatewayProcess {
 
 /**
  * Runs `main.ts` (or `entry`) with `env` and waits until it listens; `ready` also waits for
- * `/readyz`. `cwd` runs another checkout of the gateway (default: this one).
+ * `/readyz`. `cwd` runs another checkout of the gateway (default: this one);
+ * `openFilesLimit` sets its limit on open files (`ulimit -n`).
  */
 export async function startGateway(
   env: Record<string, string>,
-  { ready = true, entry = "main.ts", args = [] as string[], cwd = ROOT } = {},
+  {
+    ready = true,
+    entry = "main.ts",
+    args = [] as string[],
+    cwd = ROOT,
+    openFilesLimit = undefined as number | undefined,
+  } = {},
 ): Promise<GatewayProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...(entry.endsWith(".ts") ? ["--frozen"] : []), entry, ...args],
+  const denoArgs = ["run", "-A", ...(entry.endsWith(".ts") ? ["--frozen"] : []), entry, ...args];
+  // A shell sets the limit, then becomes the gateway (same pid). Soft and hard: Deno raises
+  // its soft limit to the hard one at start.
+  const [command, commandArgs] = openFilesLimit === undefined
+    ? [Deno.execPath(), denoArgs]
+    : ["bash", [
+      "-c",
+      `ulimit -n ${openFilesLimit} && exec "$0" "$@"`,
+      Deno.execPath(),
+      ...denoArgs,
+    ]];
+  const child = new Deno.Command(command, {
+    args: commandArgs,
     cwd,
     env: {
       TASTESYNC_HTTP_PORT: "0",
@@ -113,17 +131,21 @@ export async function startGateway(
 /** Readiness of the gateway as `/readyz` reports it. */
 export type Readiness = "ready" | "degraded" | "unavailable";
 
-/** Waits until `/readyz` reports `want` (polling the gateway's own probe), and returns its body. */
+/**
+ * Waits until `/readyz` reports `want` (polling the gateway's own probe), and returns its body.
+ * `client` reaches an HTTPS gateway whose CA the system does not trust.
+ */
 export async function waitReady(
   url: string,
   want: Readiness | "ready-or-degraded" = "ready-or-degraded",
   timeoutMs = 60_000,
+  client?: Deno.HttpClient,
   // deno-lint-ignore no-explicit-any
 ): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let last: { status?: string } | undefined;
   while (Date.now() < deadline) {
-    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    const res = await fetch(`${url}/readyz`, { client }).catch(() => undefined);
     if (res) {
       last = await res.json();
       const ok = want === "ready-or-degraded" ? res.status === 200 : last?.status === want;
@@ -134,16 +156,21 @@ export async function waitReady(
   throw new Error(`/readyz never reported ${want}: ${JSON.stringify(last)}`);
 }
 
-/** Reads `topic` from the beginning until `until` holds for what was read. */
+/**
+ * Reads `topic` from the beginning until `until` holds for what was read;
+ * `connection` reaches other brokers (a login, TLS) than the test broker.
+ */
 export async function readTopic(
   topic: string,
   until: (messages: (KafkaMessage & { partition: number })[]) => boolean,
   timeoutMs = 30_000,
+  connection: Partial<KafkaConfig> = {},
 ): Promise<(KafkaMessage & { partition: number })[]> {
   const kafka = new Kafka({
     clientId: "it-reader",
     brokers: KAFKA_BROKERS.split(","),
     logLevel: logLevel.NOTHING,
+    ...connection,
   });
   const consumer = kafka.consumer({
     groupId: `it-reader-${crypto.randomUUID()}`,
@@ -188,8 +215,8 @@ export function natsClient(): Promise<NatsConnection> {
   return connect({ servers: NATS_URL });
 }
 
-/** Runs `deploy/local/services.sh` with `command` (e.g. `stop-kafka`). */
-export async function services(command: string, ...args: string[]): Promise<void> {
+/** Runs `deploy/local/services.sh` with `command` (e.g. `stop-kafka`); returns its stdout. */
+export async function services(command: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("bash", {
     args: [`${ROOT}deploy/local/services.sh`, command, ...args],
     stdout: "piped",
@@ -197,6 +224,7 @@ export async function services(command: string, ...args: string[]): Promise<void
   }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, `services.sh ${command} failed:\n${text}`);
+  return new TextDecoder().decode(out.stdout);
 }
 
 /** Asserts `res` is problem+json with `status`, and returns the body. */
@@ -281,13 +309,16 @@ export async function waitUntil(
   }
 }
 
-/** Opens `/v1/subscribe?query` and waits for its `ready` frame (unless `ready` is false). */
+/**
+ * Opens `/v1/subscribe?query` (offering the WebSocket subprotocols `protocols`) and waits for its
+ * `ready` frame (unless `ready` is false).
+ */
 export async function subscribeWs(
   url: string,
   query = "",
-  { ready = true } = {},
+  { ready = true, protocols = [] as string[] } = {},
 ): Promise<SocketClient> {
-  const ws = new WebSocket(`${url.replace("http", "ws")}/v1/subscribe?${query}`);
+  const ws = new WebSocket(`${url.replace("http", "ws")}/v1/subscribe?${query}`, protocols);
   const inbox = new Inbox<Frame>();
   const seen: Frame[] = [];
   const acked: string[] = [];
@@ -346,14 +377,22 @@ export interface StreamClient {
   close(): Promise<void>;
 }
 
-/** Opens `/v1/stream?query` (with optional headers) and waits for its `ready` event. */
+/**
+ * Opens `/v1/stream?query` (with optional headers) and waits for its `ready` event;
+ * `client` reaches an HTTPS gateway whose CA the system does not trust.
+ */
 export async function subscribeSse(
   url: string,
   query = "",
   headers: Record<string, string> = {},
+  client?: Deno.HttpClient,
 ): Promise<StreamClient> {
   const controller = new AbortController();
-  const res = await fetch(`${url}/v1/stream?${query}`, { headers, signal: controller.signal });
+  const res = await fetch(`${url}/v1/stream?${query}`, {
+    headers,
+    signal: controller.signal,
+    client,
+  });
   if (res.status !== 200) throw new Error(`stream answered ${res.status}: ${await res.text()}`);
   const inbox = new Inbox<{ id?: string; event: string; data: Frame }>();
   let retry: number | undefined;

@@ -164,7 +164,7 @@ Deno.test("contract: /asyncapi.json is a valid AsyncAPI 3.0 document for the reg
     assert.equal(message.payload()?.properties()?.version.const(), "v1");
     const frames = document.channels().all().find((c) => c.address() === "/v1/subscribe")!
       .messages().all().map((m) => m.name()).sort();
-    assert.deepEqual(frames, ["ack", "acked", "error", "event", "heartbeat", "ready"]);
+    assert.deepEqual(frames, ["ack", "acked", "auth", "error", "event", "heartbeat", "ready"]);
     const docs = await (await fetch(`${gateway.url}/docs`)).text();
     assert.match(docs, /href="\/asyncapi.json"/);
   } finally {

@@ -237,3 +237,34 @@ Deno.test("kafka: broker stopped gives 503 with Retry-After and unready; recover
     await gateway.stop();
   }
 });
+
+Deno.test("kafka: after a restart every id of every partition is a duplicate at its first place", async () => {
+  const env = kafkaEnv(uniqueTopic());
+  const body = (i: number) => identification({ event_id: `r-${i}`, customer_id: `c${i}` });
+  let gateway = await startGateway(env);
+  const first = new Map<number, Record<string, unknown>>();
+  try {
+    for (let i = 0; i < 60; i++) {
+      const res = await gateway.post("/v1/identifications", body(i));
+      assert.equal(res.status, 202);
+      first.set(i, await res.json());
+    }
+  } finally {
+    await gateway.stop();
+  }
+  assert.equal(new Set([...first.values()].map((ack) => ack.partition)).size, 3);
+  gateway = await startGateway(env);
+  try {
+    for (const [i, ack] of first) {
+      const res = await gateway.post("/v1/identifications", body(i));
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { ...ack, duplicate: true });
+    }
+    await assertProblem(
+      await gateway.post("/v1/identifications", { ...body(7), location: "Elsewhere" }),
+      409,
+    );
+  } finally {
+    await gateway.stop();
+  }
+});

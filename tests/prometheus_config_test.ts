@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
+import { parseConfig } from "../src/config.ts";
 import { startGateway } from "../testing/harness.ts";
 
 const DIR = new URL("../deploy/prometheus/", import.meta.url);
@@ -58,7 +59,21 @@ Deno.test("prometheus: scrape config scrapes the gateways' /metrics and loads al
   assert.equal(job.metrics_path ?? "/metrics", "/metrics");
   assert.equal(job.scrape_interval ?? config.global?.scrape_interval, "15s");
   const targets = job.static_configs.flatMap((s: Any) => s.targets);
-  assert.deepEqual(targets, ["tastesync-gateway-1:8080", "tastesync-gateway-2:8080"]);
+  assert.deepEqual(targets, ["tastesync-gateway-1:9464", "tastesync-gateway-2:9464"]);
+});
+
+Deno.test("prometheus: the scrape port is the production config's unauthenticated metrics.listen", async () => {
+  const production = parseConfig(
+    await Deno.readTextFile(new URL("../deploy/config.production.yaml", import.meta.url)),
+    {},
+  );
+  assert.equal(production.auth.mode, "required");
+  const config = parse(await readText("prometheus.yml"));
+  const [job] = config.scrape_configs.filter((s: Any) => s.job_name === JOB);
+  assert.equal(job.authorization, undefined, "metrics.listen needs no credential");
+  for (const target of job.static_configs.flatMap((s: Any) => s.targets)) {
+    assert.equal(Number(target.split(":").at(-1)), production.metrics.listen?.port, target);
+  }
 });
 
 Deno.test("prometheus: every alerting rule has an expression, a duration, a severity and a summary", async () => {

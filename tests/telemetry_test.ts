@@ -36,69 +36,84 @@ function otlpReceiver() {
   return { spans, url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
 }
 
-Deno.test("telemetry: one trace spans the POST, the Kafka record, the consumer and the delivery frame", async () => {
-  const receiver = otlpReceiver();
-  const topic = uniqueTopic("trace");
-  const gateway = await startGateway({
-    TASTESYNC_KAFKA_BROKERS: KAFKA_BROKERS,
-    TASTESYNC_KAFKA_TOPIC: topic,
-    TASTESYNC_NATS_URL: NATS_URL,
+/** How the gateway exports spans to `url`: the OpenTelemetry JS SDK, or Deno's built-in one. */
+const EXPORTERS: Record<string, (url: string) => Record<string, string>> = {
+  "the OpenTelemetry SDK": (url) => ({
+    TASTESYNC_TRACING_ENDPOINT: url,
+    TASTESYNC_TRACING_SAMPLE_RATIO: "0",
+    TASTESYNC_TRACING_SERVICE_NAME: "tastesync-gateway-test",
+  }),
+  "Deno's built-in OpenTelemetry": (url) => ({
     OTEL_DENO: "true",
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_ENDPOINT: url,
     OTEL_SERVICE_NAME: "tastesync-gateway-test",
     OTEL_DENO_CONSOLE: "ignore",
+  }),
+};
+
+for (const [exporter, settings] of Object.entries(EXPORTERS)) {
+  Deno.test(`telemetry: with ${exporter}, one trace spans the POST, the Kafka record, the consumer and the delivery frame`, async () => {
+    const receiver = otlpReceiver();
+    const topic = uniqueTopic("trace");
+    // Sampling at 0 with the SDK: the caller's sampled traceparent alone makes this trace recorded.
+    const gateway = await startGateway({
+      TASTESYNC_KAFKA_BROKERS: KAFKA_BROKERS,
+      TASTESYNC_KAFKA_TOPIC: topic,
+      TASTESYNC_NATS_URL: NATS_URL,
+      ...settings(receiver.url),
+    });
+    try {
+      const ws = await subscribeWs(gateway.url);
+      const traceId = crypto.randomUUID().replaceAll("-", "");
+      const callerSpan = traceId.slice(0, 16);
+      const res = await gateway.post(
+        "/v1/identifications",
+        identification({ event_id: "traced-1" }),
+        {
+          traceparent: `00-${traceId}-${callerSpan}-01`,
+        },
+      );
+      assert.equal(res.status, 202);
+      await res.body?.cancel();
+
+      const [frame] = await ws.events(1);
+      assert.match(
+        frame.traceparent,
+        new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`),
+        "the frame continues the trace",
+      );
+      const [record] = await readTopic(topic, (m) => m.length >= 1);
+      assert.match(
+        String(record.headers?.traceparent),
+        new RegExp(`^00-${traceId}-`),
+        "the record carries the trace",
+      );
+
+      const expected = [
+        "event_log.append",
+        "live_bus.publish",
+        "event_log.read",
+        "subscription.filter",
+        "websocket.send",
+      ];
+      const inTrace = () => receiver.spans.filter((s) => s.traceId === traceId);
+      await waitUntil(
+        () => expected.every((n) => inTrace().some((s) => s.name === n)),
+        "every hop's span arrived",
+        30_000,
+      );
+      const names = new Set(inTrace().map((s) => s.name));
+      assert.ok([...names].some((n) => n.startsWith("POST")), `an HTTP span: ${[...names]}`);
+      // The incoming traceparent was continued: some span's parent is the caller's span.
+      assert.ok(inTrace().some((s) => s.parentSpanId === callerSpan));
+      await ws.close();
+    } finally {
+      await gateway.stop();
+      await receiver.close();
+    }
   });
-  try {
-    const ws = await subscribeWs(gateway.url);
-    const traceId = crypto.randomUUID().replaceAll("-", "");
-    const callerSpan = traceId.slice(0, 16);
-    const res = await gateway.post(
-      "/v1/identifications",
-      identification({ event_id: "traced-1" }),
-      {
-        traceparent: `00-${traceId}-${callerSpan}-01`,
-      },
-    );
-    assert.equal(res.status, 202);
-    await res.body?.cancel();
-
-    const [frame] = await ws.events(1);
-    assert.match(
-      frame.traceparent,
-      new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`),
-      "the frame continues the trace",
-    );
-    const [record] = await readTopic(topic, (m) => m.length >= 1);
-    assert.match(
-      String(record.headers?.traceparent),
-      new RegExp(`^00-${traceId}-`),
-      "the record carries the trace",
-    );
-
-    const expected = [
-      "event_log.append",
-      "live_bus.publish",
-      "event_log.read",
-      "subscription.filter",
-      "websocket.send",
-    ];
-    const inTrace = () => receiver.spans.filter((s) => s.traceId === traceId);
-    await waitUntil(
-      () => expected.every((n) => inTrace().some((s) => s.name === n)),
-      "every hop's span arrived",
-      30_000,
-    );
-    const names = new Set(inTrace().map((s) => s.name));
-    assert.ok([...names].some((n) => n.startsWith("POST")), `an HTTP span: ${[...names]}`);
-    // The incoming traceparent was continued: some span's parent is the caller's span.
-    assert.ok(inTrace().some((s) => s.parentSpanId === callerSpan));
-    await ws.close();
-  } finally {
-    await gateway.stop();
-    await receiver.close();
-  }
-});
+}
 
 /** Parses the Prometheus text format into `name{labels}` -> value, checking every line. */
 function parseMetrics(text: string): Map<string, number> {

@@ -4,7 +4,7 @@
 # deploy/local/kafka/pom.xml), nats-server from Debian's apt.
 #
 # Usage: deploy/local/services.sh COMMAND [--kafka-brokers 1|3] [--node N]
-#          [--state-dir DIR] [--base-port P] [--nats-port P]
+#          [--state-dir DIR] [--base-port P] [--nats-port P] [--secure]
 #
 #   install       fetch Kafka jars into .cache/kafka/libs and apt-install
 #                 nats-server and promtool (prometheus, service not started)
@@ -25,9 +25,18 @@
 #   controller    print the node id of the active KRaft controller (the
 #                 quorum leader with the highest epoch that a live node
 #                 recorded in its quorum-state file)
-#   env           print KAFKA_BOOTSTRAP_SERVERS=... and NATS_URL=... lines
+#   env           print KAFKA_BOOTSTRAP_SERVERS=... and NATS_URL=... lines;
+#                 secured, also the credentials (KAFKA_SASL_MECHANISM,
+#                 KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD_FILE,
+#                 KAFKA_SSL_CA_FILE, NATS_USER, NATS_PASSWORD_FILE,
+#                 NATS_CREDS_FILE, NATS_TLS_CA_FILE, and HTTP_TLS_CERT_FILE
+#                 and HTTP_TLS_KEY_FILE for a gateway's HTTPS: the gateway's
+#                 settings of the same names, prefixed TASTESYNC_)
 #   kafka-topics ARGS...   run Kafka's TopicCommand against the local cluster
-#   kafka-run CLASS ARGS...  run any class from the Kafka jars (CLI tools)
+#                 (secured: logged in as "tastesync" over TLS)
+#   kafka-run CLASS ARGS...  run any class from the Kafka jars (CLI tools;
+#                 secured: <state dir>/secrets/client.properties holds the
+#                 settings of a client)
 #   clean         stop, then delete Kafka data, NATS store and logs (keeps jars)
 #
 # Kafka: one combined broker+controller on 127.0.0.1:9092 (controller 9093)
@@ -46,6 +55,20 @@
 # P+4000; default 4222). The ports are remembered in the state dir, so later
 # commands on the same --state-dir need only that option. Kafka's jars are
 # shared (<repo>/.cache/kafka/libs).
+#
+# Secured mode (--secure, SERVICES_SECURE=1): Kafka and NATS with
+# authentication and TLS, next to the plain services: state in
+# <repo>/.cache/secure, Kafka on 19192 (controller 19193), NATS on 14322
+# (monitoring on plain HTTP, 18322) unless --state-dir/--base-port/
+# --nats-port say otherwise; the state dir remembers that it is secured.
+# Kafka's only client listener is SASL_SSL with SCRAM-SHA-512 (users
+# "tastesync" for clients and "broker" between brokers, both created when the
+# storage is formatted); its controller listener is TLS with client
+# certificates required. nats-server requires TLS and either the user
+# "tastesync" with a password or the nkey of the credentials file
+# tastesync.creds. A local CA, the server's certificate (127.0.0.1 and
+# localhost, made with openssl) and random passwords are made once per state
+# dir in <state dir>/secrets; `env` prints where they are.
 #
 # Failure detection of the 3-node cluster (how long a dead or hung leader's
 # partitions wait for a new leader). A broker that misses heartbeats to the
@@ -68,15 +91,17 @@
 # "Failure handling").
 #
 # Environment: KAFKA_BROKERS (1|3), SERVICES_STATE_DIR, KAFKA_BASE_PORT,
-# NATS_PORT, the failure-detection variables above, KAFKA_HEAP_OPTS (default -Xmx512m -Xms128m),
+# NATS_PORT, SERVICES_SECURE (1|0), the failure-detection variables above, KAFKA_HEAP_OPTS (default -Xmx512m -Xms128m),
 # KAFKA_JVM_OPTS (extra broker JVM flags, default -XX:TieredStopAtLevel=1),
 # KAFKA_CDS (1|0: class-data-sharing archive for faster JVM start, default 1),
 # KAFKA_START_TIMEOUT (s, default 90), NATS_JETSTREAM (1|0, default 1),
-# STOP_TIMEOUT (s before SIGKILL, default 40), JAVA_HOME (Java >= 17).
+# STOP_TIMEOUT (s before SIGKILL, default 40), JAVA_HOME (Java >= 17),
+# DENO (the deno binary the secured mode writes NATS credentials with,
+# default deno).
 #
 # State lives in the state dir (<repo>/.cache): kafka/data-* (log dirs),
-# kafka/*.log, kafka/*.pid, ports, nats/{nats.log,nats.pid,jetstream}; the
-# jars in <repo>/.cache/kafka/libs.
+# kafka/*.log, kafka/*.pid, ports, nats/{nats.log,nats.pid,jetstream},
+# secrets (secured mode); the jars in <repo>/.cache/kafka/libs.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -104,6 +129,7 @@ KAFKA_QUORUM_FETCH_TIMEOUT_MS="${KAFKA_QUORUM_FETCH_TIMEOUT_MS:-1000}"
 KAFKA_QUORUM_ELECTION_TIMEOUT_MS="${KAFKA_QUORUM_ELECTION_TIMEOUT_MS:-500}"
 KAFKA_REPLICA_LAG_MS="${KAFKA_REPLICA_LAG_MS:-5000}"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+DENO="${DENO:-deno}"
 
 say() { echo "services: $*"; }
 warn() { echo "services: $*" >&2; }
@@ -312,6 +338,82 @@ kafka_java() {
     -Dlog4j2.configurationFile="$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" "$@"
 }
 
+# ---------------------------------------------------------------- secured mode
+
+# 24 letters and digits: nothing to quote in a JAAS line or a nats-server config.
+random_password() { head -c 18 /dev/urandom | base64 | tr '+/' 'Zz'; }
+
+# The secured mode's CA, server certificate, passwords and NATS credentials,
+# made once per state dir. Kafka's SCRAM users are formatted into its storage
+# with these passwords, so they must outlive the storage: `clean` removes both.
+make_secrets() {
+  [[ -d $SECRETS ]] && return 0
+  compgen -G "$KAFKA_HOME/data-*/meta.properties" >/dev/null &&
+    die "$SECRETS is gone but Kafka's storage (formatted with its passwords) is not; run '$0 clean --state-dir $CACHE'"
+  command -v openssl >/dev/null || die "openssl is required by the secured mode (apt-get install openssl)"
+  command -v "$DENO" >/dev/null || die "deno is required by the secured mode to write NATS credentials (set DENO)"
+  local tmp="$SECRETS.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  chmod 700 "$tmp"
+  # EC P-256 keys: quick to make, and read by Java (PEM key store), Go and rustls.
+  # The server certificate also serves as the nodes' client certificate on the
+  # controller listener.
+  if ! (
+    cd "$tmp"
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=TasteSync local CA" -keyout ca.key -out ca.pem
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+      -keyout server.key -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.pem
+    cat server.key server.pem >server-keystore.pem
+    random_password >kafka-broker.password
+    random_password >kafka-client.password
+    random_password >nats.password
+    (cd "$ROOT" && "$DENO" run --frozen --allow-write="$tmp" deploy/local/nats_creds.ts \
+      "$tmp/tastesync.creds" >"$tmp/tastesync.nkey")
+    cat >client.properties <<EOF
+# A Kafka CLI client of the secured services (kafka-run ... --command-config this file).
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="tastesync" password="$(<kafka-client.password)";
+ssl.truststore.type=PEM
+ssl.truststore.location=$SECRETS/ca.pem
+EOF
+  ) >"$tmp.log" 2>&1; then
+    cat "$tmp.log" >&2
+    rm -rf "$tmp" "$tmp.log"
+    die "could not make the secured mode's certificates and credentials"
+  fi
+  rm -f "$tmp.log" "$tmp/server.csr" "$tmp/server.ext" "$tmp/ca.srl"
+  mv "$tmp" "$SECRETS"
+  say "secrets: made a CA, a certificate for 127.0.0.1/localhost and credentials in ${SECRETS#"$ROOT"/}"
+}
+
+# nats-server's config in the secured mode: TLS required, and a user with a
+# password or the nkey of tastesync.creds.
+write_nats_config() {
+  (
+    umask 077
+    cat >"$NATS_HOME/nats.conf" <<EOF
+# Generated by deploy/local/services.sh --secure - do not edit, edit the script.
+tls {
+  cert_file: "$SECRETS/server.pem"
+  key_file: "$SECRETS/server.key"
+}
+authorization {
+  users: [
+    { user: "tastesync", password: "$(<"$SECRETS/nats.password")" }
+    { nkey: "$(<"$SECRETS/tastesync.nkey")" }
+  ]
+}
+EOF
+  )
+}
+
 # ---------------------------------------------------------------- kafka
 
 # Layout of node $2 (1-based) in a cluster of $1 nodes. Single and 3-node
@@ -356,7 +458,8 @@ our_kafka_pids() {
 }
 
 write_kafka_config() {
-  local brokers=$1 n=$2 voters="" i rf min_isr
+  local brokers=$1 n=$2 voters="" i rf min_isr client=PLAINTEXT controller=PLAINTEXT
+  [[ $SECURE == 1 ]] && client=SASL_SSL controller=SSL
   for ((i = 1; i <= brokers; i++)); do
     voters+="${voters:+,}$i@127.0.0.1:$((KAFKA_BASE_PORT + 1 + 2 * (i - 1)))"
   done
@@ -372,11 +475,11 @@ write_kafka_config() {
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$NODE_PORT,CONTROLLER://127.0.0.1:$NODE_CTRL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$NODE_PORT
+listeners=$client://127.0.0.1:$NODE_PORT,CONTROLLER://127.0.0.1:$NODE_CTRL_PORT
+advertised.listeners=$client://127.0.0.1:$NODE_PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=$client
+listener.security.protocol.map=$client:$client,CONTROLLER:$controller
 log.dirs=$NODE_DATA
 
 num.partitions=3
@@ -406,6 +509,23 @@ num.io.threads=4
 background.threads=4
 log.cleaner.threads=1
 EOF
+  if [[ $SECURE == 1 ]]; then
+    chmod 600 "$NODE_CONF"
+    cat >>"$NODE_CONF" <<EOF
+
+# Secured mode: clients and brokers log in with SCRAM-SHA-512 over TLS; the
+# controller listener takes only TLS clients with a certificate of the local
+# CA (the nodes themselves).
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="$(<"$SECRETS/kafka-broker.password")";
+listener.name.controller.ssl.client.auth=required
+ssl.keystore.type=PEM
+ssl.keystore.location=$SECRETS/server-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$SECRETS/ca.pem
+EOF
+  fi
   ((brokers >= 3)) || return 0
   cat >>"$NODE_CONF" <<EOF
 
@@ -432,7 +552,7 @@ EOF
 format_kafka_storage() {
   # Only nodes without meta.properties are formatted; an existing data dir is
   # never touched, which is what lets stop-kafka/start-kafka keep topics.
-  local brokers=$1 n cluster_id="" todo=() pids=() pid
+  local brokers=$1 n cluster_id="" todo=() pids=() pid scram=()
   for ((n = 1; n <= brokers; n++)); do
     kafka_node "$brokers" "$n"
     if [[ -f $NODE_DATA/meta.properties ]]; then
@@ -449,12 +569,18 @@ format_kafka_storage() {
       cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
     done
   fi
+  # KRaft keeps SCRAM credentials in its metadata log: the first ones are
+  # written at format time, which is what lets brokers log in to each other.
+  if [[ $SECURE == 1 ]]; then
+    scram=(--add-scram "SCRAM-SHA-512=[name=broker,password=$(<"$SECRETS/kafka-broker.password")]"
+      --add-scram "SCRAM-SHA-512=[name=tastesync,password=$(<"$SECRETS/kafka-client.password")]")
+  fi
   # In 4.x the storage tool still lives in the core (Scala) jar as
   # kafka.tools.StorageTool, not in kafka-tools.
   for n in "${todo[@]}"; do
     kafka_node "$brokers" "$n"
     kafka_java kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-      --config "$NODE_CONF" >"$KAFKA_HOME/format-$n.out" 2>&1 9>&- &
+      --config "$NODE_CONF" "${scram[@]}" >"$KAFKA_HOME/format-$n.out" 2>&1 9>&- &
     pids+=($!)
   done
   local i=0
@@ -498,6 +624,7 @@ start_kafka() {
   install_kafka
   check_java
   mkdir -p "$KAFKA_HOME"
+  [[ $SECURE == 1 ]] && make_secrets
   if [[ -n $only ]]; then
     ((only >= 1 && only <= brokers)) || die "--node must be between 1 and $brokers"
   fi
@@ -675,6 +802,11 @@ start_nats() {
   nats=$(find_nats)
   mkdir -p "$NATS_HOME"
   local args=(-a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_HTTP_PORT")
+  if [[ $SECURE == 1 ]]; then
+    make_secrets
+    write_nats_config
+    args+=(-c "$NATS_HOME/nats.conf")
+  fi
   if [[ $NATS_JETSTREAM == 1 ]]; then
     args+=(-js -sd "$NATS_HOME/jetstream")
   fi
@@ -813,13 +945,13 @@ clean() {
   stop_nats
   rm -f "$KAFKA_MODE_FILE"
   rm -rf "$KAFKA_HOME"/data-* "$KAFKA_HOME"/config "$KAFKA_HOME"/*.log "$KAFKA_HOME"/*.log.prev \
-    "$NATS_HOME"
-  say "removed Kafka data, NATS store and logs"
+    "$NATS_HOME" "$SECRETS"
+  say "removed Kafka data, NATS store, logs and secrets"
 }
 
 # ---------------------------------------------------------------- main
 
-OPT_BROKERS="" OPT_NODE="" OPT_STATE="" OPT_BASE_PORT="" OPT_NATS_PORT="" CMD="" ARGS=()
+OPT_BROKERS="" OPT_NODE="" OPT_STATE="" OPT_BASE_PORT="" OPT_NATS_PORT="" OPT_SECURE="" CMD="" ARGS=()
 while (($# > 0)); do
   case $1 in
     --kafka-brokers) OPT_BROKERS=${2:?--kafka-brokers needs a value}; shift 2 ;;
@@ -832,6 +964,7 @@ while (($# > 0)); do
     --base-port=*) OPT_BASE_PORT=${1#*=}; shift ;;
     --nats-port) OPT_NATS_PORT=${2:?--nats-port needs a value}; shift 2 ;;
     --nats-port=*) OPT_NATS_PORT=${1#*=}; shift ;;
+    --secure) OPT_SECURE=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *)
       if [[ -z $CMD ]]; then CMD=$1; shift
@@ -846,7 +979,9 @@ done
 
 # Where state lives and which ports to use: options, then the environment,
 # then what this state dir last used, then the defaults.
-CACHE=${OPT_STATE:-${SERVICES_STATE_DIR:-$ROOT/.cache}}
+OPT_SECURE=${OPT_SECURE:-${SERVICES_SECURE:-}}
+if [[ $OPT_SECURE == 1 ]]; then DEFAULT_STATE="$ROOT/.cache/secure"; else DEFAULT_STATE="$ROOT/.cache"; fi
+CACHE=${OPT_STATE:-${SERVICES_STATE_DIR:-$DEFAULT_STATE}}
 [[ $CACHE == /* ]] || CACHE="$PWD/$CACHE"
 KAFKA_HOME="$CACHE/kafka"
 NATS_HOME="$CACHE/nats"
@@ -854,13 +989,23 @@ NATS_HOME="$CACHE/nats"
 # the same shape without repeating --kafka-brokers. Removed by `stop`.
 KAFKA_MODE_FILE="$KAFKA_HOME/mode"
 PORTS_FILE="$CACHE/ports"
-SAVED_BASE_PORT="" SAVED_NATS_PORT=""
+SAVED_BASE_PORT="" SAVED_NATS_PORT="" SAVED_SECURE=""
 if [[ -s $PORTS_FILE ]]; then
   SAVED_BASE_PORT=$(sed -n 's/^KAFKA_BASE_PORT=//p' "$PORTS_FILE")
   SAVED_NATS_PORT=$(sed -n 's/^NATS_PORT=//p' "$PORTS_FILE")
+  SAVED_SECURE=$(sed -n 's/^SECURE=//p' "$PORTS_FILE")
 fi
-KAFKA_BASE_PORT=${OPT_BASE_PORT:-${KAFKA_BASE_PORT:-${SAVED_BASE_PORT:-9092}}}
-NATS_PORT=${OPT_NATS_PORT:-${NATS_PORT:-${SAVED_NATS_PORT:-4222}}}
+# A state dir is secured or not for good: SCRAM users exist only in a Kafka
+# storage formatted by the secured mode.
+if [[ $OPT_SECURE == 1 && -s $PORTS_FILE && $SAVED_SECURE != 1 ]]; then
+  die "$CACHE holds plain services; give the secured mode a state dir of its own (--state-dir)"
+fi
+SECURE=${SAVED_SECURE:-${OPT_SECURE:-0}}
+if [[ $SECURE == 1 ]]; then DEFAULT_BASE_PORT=19192 DEFAULT_NATS_PORT=14322
+else DEFAULT_BASE_PORT=9092 DEFAULT_NATS_PORT=4222; fi
+KAFKA_BASE_PORT=${OPT_BASE_PORT:-${KAFKA_BASE_PORT:-${SAVED_BASE_PORT:-$DEFAULT_BASE_PORT}}}
+NATS_PORT=${OPT_NATS_PORT:-${NATS_PORT:-${SAVED_NATS_PORT:-$DEFAULT_NATS_PORT}}}
+SECRETS="$CACHE/secrets"
 [[ $KAFKA_BASE_PORT =~ ^[0-9]+$ ]] && ((KAFKA_BASE_PORT > 0 && KAFKA_BASE_PORT < 65530)) ||
   die "--base-port must be a port number (got '$KAFKA_BASE_PORT')"
 [[ $NATS_PORT =~ ^[0-9]+$ ]] && ((NATS_PORT > 0 && NATS_PORT < 61535)) ||
@@ -868,7 +1013,7 @@ NATS_PORT=${OPT_NATS_PORT:-${NATS_PORT:-${SAVED_NATS_PORT:-4222}}}
 NATS_HTTP_PORT=$((NATS_PORT + 4000))
 save_ports() {
   mkdir -p "$CACHE"
-  printf 'KAFKA_BASE_PORT=%s\nNATS_PORT=%s\n' "$KAFKA_BASE_PORT" "$NATS_PORT" >"$PORTS_FILE"
+  printf 'KAFKA_BASE_PORT=%s\nNATS_PORT=%s\nSECURE=%s\n' "$KAFKA_BASE_PORT" "$NATS_PORT" "$SECURE" >"$PORTS_FILE"
 }
 
 case ${CMD:-} in
@@ -899,10 +1044,25 @@ case ${CMD:-} in
   env)
     echo "KAFKA_BOOTSTRAP_SERVERS=$(kafka_bootstrap "$(kafka_brokers)")"
     echo "NATS_URL=nats://127.0.0.1:$NATS_PORT"
+    if [[ $SECURE == 1 ]]; then
+      echo "KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
+      echo "KAFKA_SASL_USERNAME=tastesync"
+      echo "KAFKA_SASL_PASSWORD_FILE=$SECRETS/kafka-client.password"
+      echo "KAFKA_SSL_CA_FILE=$SECRETS/ca.pem"
+      echo "NATS_USER=tastesync"
+      echo "NATS_PASSWORD_FILE=$SECRETS/nats.password"
+      echo "NATS_CREDS_FILE=$SECRETS/tastesync.creds"
+      echo "NATS_TLS_CA_FILE=$SECRETS/ca.pem"
+      echo "HTTP_TLS_CERT_FILE=$SECRETS/server.pem"
+      echo "HTTP_TLS_KEY_FILE=$SECRETS/server.key"
+    fi
     ;;
   kafka-topics)
     [[ -f $KAFKA_LIBS/.pom.sha256 ]] || die "Kafka is not installed: run '$0 install'"
-    kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_bootstrap "$(kafka_brokers)")" "${ARGS[@]}"
+    client=()
+    [[ $SECURE == 1 ]] && client=(--command-config "$SECRETS/client.properties")
+    kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_bootstrap "$(kafka_brokers)")" \
+      "${client[@]}" "${ARGS[@]}"
     ;;
   kafka-run)
     [[ -f $KAFKA_LIBS/.pom.sha256 ]] || die "Kafka is not installed: run '$0 install'"

@@ -5,6 +5,13 @@
  * @module
  */
 
+/**
+ * Header of a live message sent before its durable write was acknowledged
+ * (value `false`): that write may still fail, and the client's retry would
+ * send the event again.
+ */
+export const DURABLE_HEADER = "tastesync-durable";
+
 /** A message on the live bus. */
 export interface LiveMessage {
   /** NATS-style subject, e.g. `notifications.customer_identified`. */

@@ -5,9 +5,22 @@
  *
  * @module
  */
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import {
+  AuthorizationError,
+  connect,
+  credsAuthenticator,
+  headers,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from "@nats-io/transport-node";
 import type { Logger } from "../telemetry/logger.ts";
 import type { LiveBus, LiveMessage } from "./live_bus.ts";
+
+/** How the bus logs in: a user and password, a token, or the text of a `.creds` file. */
+export type NatsAuth =
+  | { user: string; password: string }
+  | { token: string }
+  | { creds: string };
 
 /** Options of {@linkcode NatsBus}. */
 export interface NatsBusOptions {
@@ -15,6 +28,23 @@ export interface NatsBusOptions {
   url: string;
   /** Connection name shown by the server. */
   name: string;
+  /** The login; none when unset. */
+  auth?: NatsAuth;
+  /**
+   * TLS required, verified against `ca` (PEM) or the system's roots. Unset:
+   * TLS only when the server asks for it.
+   */
+  tls?: { ca?: string };
+}
+
+/** The connection options of `auth`. */
+export function loginOptions(auth: NatsAuth | undefined): Partial<NodeConnectionOptions> {
+  if (auth === undefined) return {};
+  if ("creds" in auth) {
+    return { authenticator: credsAuthenticator(new TextEncoder().encode(auth.creds)) };
+  }
+  if ("token" in auth) return { token: auth.token };
+  return { user: auth.user, pass: auth.password };
 }
 
 /** A {@linkcode LiveBus} on NATS core. */
@@ -82,6 +112,8 @@ export class NatsBus implements LiveBus {
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
           timeout: 2000,
+          tls: options.tls,
+          ...loginOptions(options.auth),
         });
         this.#nc = nc;
         this.#up = true;
@@ -90,10 +122,14 @@ export class NatsBus implements LiveBus {
         return;
       } catch (error) {
         if (attempt === 0) {
-          this.#logger.log("warn", "NATS not reachable; retrying in the background", {
-            component: "nats",
-            error: String(error),
-          });
+          const refused = error instanceof AuthorizationError;
+          this.#logger.log(
+            refused ? "error" : "warn",
+            refused
+              ? "NATS refused the login; retrying in the background"
+              : "NATS not reachable; retrying in the background",
+            { component: "nats", error: String(error) },
+          );
         }
         await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
       }

@@ -6,6 +6,10 @@
  * @module
  */
 import { type Context, Hono } from "hono";
+import { anonymousGatewayAuth, type GatewayAuth } from "../auth/gateway_auth.ts";
+import { principalOf, requestOrigin } from "../auth/middleware.ts";
+import { ADMIN_SCOPE } from "../auth/permissions.ts";
+import type { Principal } from "../auth/principal.ts";
 import type { LiveBus } from "../bus/live_bus.ts";
 import { EventIdConflictError, EventLogUnavailableError } from "../errors.ts";
 import type { EventRegistry } from "../events/registry.ts";
@@ -19,10 +23,16 @@ import type { EventLog } from "../log/event_log.ts";
 import type { Publisher, PublishOrigin } from "../publish/publisher.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { Metrics, PublishErrorReason, PublishResult } from "../telemetry/metrics.ts";
-import { carriedTrace, inSpan, inSpanSync, withRemoteContext } from "../telemetry/tracing.ts";
+import { carriedTrace, inSpanSync } from "../telemetry/tracing.ts";
+import { requestSpan, traceOf } from "./request_span.ts";
 import { asyncApiDocument, type AsyncApiSettings } from "./asyncapi.ts";
+import type { ConnectionCap } from "./connection_cap.ts";
 import { readJsonBody } from "./json_body.ts";
+import type { PublishLimit } from "./limits/publish_limit.ts";
+import { metricsResponse } from "./metrics_app.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
+import { AllowedOrigins } from "./origins.ts";
+import { securityHeaders } from "./security_headers.ts";
 import {
   type Problem,
   problem,
@@ -56,6 +66,22 @@ export interface AppDeps {
   batchBodyLimitBytes: number;
   /** What the AsyncAPI document says about the deployment. */
   documents: AsyncApiSettings;
+  /** Authentication and permissions (default: `auth.mode: none`, everyone anonymous). */
+  auth?: GatewayAuth;
+  /** The publish rate limit (default: none). */
+  publishLimit?: PublishLimit;
+  /** Browser origins allowed by CORS besides the gateway's own (default: none). */
+  origins?: AllowedOrigins;
+  /** The process's connection cap (default: none). */
+  connectionCap?: ConnectionCap;
+}
+
+/** Who publishes: the trace context carried on, and the principal whose permissions apply. */
+interface Caller extends PublishOrigin {
+  /** The authenticated principal. */
+  principal: Principal;
+  /** The request, for the log line of a refusal. */
+  context: Context;
 }
 
 type Outcome = { status: number; body: Record<string, unknown> | Problem };
@@ -69,12 +95,14 @@ const FAILURES: Partial<Record<ProblemType, [PublishResult, PublishErrorReason]>
   "validation-failed": ["rejected", "validation"],
   "event-id-conflict": ["conflict", "conflict"],
   "log-unavailable": ["unavailable", "log_unavailable"],
+  "forbidden": ["rejected", "forbidden"],
   "internal": ["error", "internal"],
 };
 
 /** Builds the gateway's Hono app. */
 export function createApp(deps: AppDeps): Hono {
   const { publisher, registry, log, bus, logger, metrics } = deps;
+  const auth = deps.auth ?? anonymousGatewayAuth(registry, logger, metrics);
 
   /** Counts one publish attempt; `eventType` is a registered type or `unknown`. */
   const count = (eventType: string, outcome: Outcome): Outcome => {
@@ -101,30 +129,34 @@ export function createApp(deps: AppDeps): Hono {
   };
   const app = new Hono();
 
-  app.use("*", (c, next) => {
-    const headers = {
-      traceparent: c.req.header("traceparent"),
-      tracestate: c.req.header("tracestate"),
-    };
-    return withRemoteContext(headers, () =>
-      inSpan(`${c.req.method} ${c.req.routePath}`, {
-        "http.request.method": c.req.method,
-        "url.path": c.req.path,
-      }, async (span) => {
-        await next();
-        span.setAttribute("http.response.status_code", c.res.status);
-      }));
-  });
+  app.use("*", requestSpan());
+  app.use("*", securityHeaders());
+  if (deps.connectionCap) app.use("*", deps.connectionCap.middleware());
+  app.use("*", (deps.origins ?? new AllowedOrigins([])).cors());
+  app.use("*", auth.middleware);
+  /** The `429` when `c`'s principal may not publish `events` more now. */
+  const rateLimited = (c: Context, events: number) => deps.publishLimit?.admit(c, events);
 
   const publishValidated = async (
     validated: Validated,
-    origin: PublishOrigin,
+    origin: Caller,
     typeHint = "unknown",
   ): Promise<Outcome> => {
     if (!validated.ok) {
       return count(typeHint, {
         status: 422,
         body: problem("validation-failed", "See errors for each field", validated.errors),
+      });
+    }
+    const refusal = auth.permissions.publish(origin.principal, validated.type, validated.envelope);
+    if (refusal) {
+      return count(validated.type.type, {
+        status: 403,
+        body: auth.refusals.forbiddenProblem(
+          origin.principal,
+          refusal,
+          requestOrigin(origin.context),
+        ),
       });
     }
     const started = performance.now();
@@ -175,19 +207,25 @@ export function createApp(deps: AppDeps): Hono {
   };
 
   /** The caller's trace context, carried into the record whether or not spans are recorded. */
-  const callerOf = (c: Context): PublishOrigin => ({
+  const callerOf = (c: Context): Caller => ({
     trace: carriedTrace({
       traceparent: c.req.header("traceparent"),
       tracestate: c.req.header("tracestate"),
     }),
+    principal: principalOf(c),
+    context: c,
+    traceContext: traceOf(c),
   });
 
   for (const endpoint of registry.endpoints()) {
     app.post(endpoint.path, async (c) => {
+      const limited = rateLimited(c, 1);
+      if (limited) return limited;
       const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
       if (!read.ok) return respond(rejected(read.problem));
       const validated = inSpanSync(
         "validate",
+        traceOf(c),
         () => validateData(endpoint.type, read.body, c.req.header("idempotency-key")),
       );
       return respond(await publishValidated(validated, callerOf(c), endpoint.type.type));
@@ -195,6 +233,8 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   app.post("/v1/events", async (c) => {
+    const limited = rateLimited(c, 1);
+    if (limited) return limited;
     const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
     if (!read.ok) return respond(rejected(read.problem));
     if (read.mediaType === CLOUDEVENTS_MEDIA_TYPE) {
@@ -204,10 +244,16 @@ export function createApp(deps: AppDeps): Hono {
           rejected(problem("validation-failed", "See errors for each attribute", event.errors)),
         );
       }
-      const validated = inSpanSync("validate", () => validateEnvelope(registry, event.body));
+      const validated = inSpanSync(
+        "validate",
+        traceOf(c),
+        () => validateEnvelope(registry, event.body),
+      );
+      const caller = callerOf(c);
       const origin = {
+        ...caller,
         source: event.source,
-        trace: { ...callerOf(c).trace, ...carriedTrace(event.trace) },
+        trace: { ...caller.trace, ...carriedTrace(event.trace) },
       };
       return respond(
         await publishValidated(
@@ -219,7 +265,7 @@ export function createApp(deps: AppDeps): Hono {
     }
     return respond(
       await publishValidated(
-        inSpanSync("validate", () => validateEnvelope(registry, read.body)),
+        inSpanSync("validate", traceOf(c), () => validateEnvelope(registry, read.body)),
         callerOf(c),
         typeLabel(read.body),
       ),
@@ -237,6 +283,8 @@ export function createApp(deps: AppDeps): Hono {
         detail: `must be an array of 1 to ${MAX_BATCH_EVENTS} events`,
       }])));
     }
+    const limited = rateLimited(c, events.length);
+    if (limited) return limited;
     const origin = callerOf(c);
     const outcomes = await Promise.all(
       events.map((e) => publishValidated(validateEnvelope(registry, e), origin, typeLabel(e))),
@@ -248,9 +296,11 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
-  app.get("/metrics", async (c) => {
-    const { contentType, body } = await metrics.render();
-    return c.body(body, 200, { "content-type": contentType });
+  app.get("/metrics", (c) => {
+    const principal = principalOf(c);
+    const refusal = auth.permissions.scope(principal, ADMIN_SCOPE);
+    if (refusal) return auth.refusals.forbidden(principal, refusal, requestOrigin(c));
+    return metricsResponse(metrics);
   });
 
   app.get("/readyz", async (c) => {

@@ -75,6 +75,11 @@ const FRAMES: Record<FrameType, ReturnType<typeof frame>> = {
   ),
   event: frame(FRAME_TYPES.event, "One event; `cursor` resumes after it (null on the live lane).", {
     cursor: { type: ["string", "null"] },
+    durable: {
+      const: false,
+      description: "Present on the live lane when the event was mirrored before its durable " +
+        "write was acknowledged (nats.mirror: immediate); that write may still fail.",
+    },
     traceparent: { type: "string", description: "W3C trace context of the delivery." },
     event: { $ref: "#/components/schemas/Envelope" },
   }),
@@ -93,6 +98,15 @@ const FRAMES: Record<FrameType, ReturnType<typeof frame>> = {
       cursor: { type: "string" },
     },
   ),
+  auth: frame(
+    FRAME_TYPES.auth,
+    "Client to gateway: a fresh token for the same principal before the current one expires. " +
+      "A token that does not authenticate closes with 4401, one for another principal or other " +
+      "venues with 4403.",
+    {
+      token: { type: "string" },
+    },
+  ),
   heartbeat: frame(FRAME_TYPES.heartbeat, "Sent when the connection is otherwise quiet."),
   error: frame(FRAME_TYPES.error, "Why the gateway is closing the subscription.", {
     error: { type: "string" },
@@ -100,7 +114,7 @@ const FRAMES: Record<FrameType, ReturnType<typeof frame>> = {
   }),
 };
 
-/** Frames the gateway sends over WebSocket (the client sends only `ack`). */
+/** Frames the gateway sends over WebSocket (the client sends only `ack` and `auth`). */
 const WEBSOCKET_FRAMES: FrameType[] = ["ready", "event", "acked", "heartbeat", "error"];
 /** Frames that are SSE events (heartbeats are SSE comments; SSE clients cannot ack). */
 const SSE_FRAMES: FrameType[] = ["ready", "event", "error"];
@@ -200,7 +214,7 @@ export function asyncApiDocument(registry: EventRegistry, settings: AsyncApiSett
       subscribe: {
         address: "/v1/subscribe",
         title: "WebSocket subscription",
-        description: `Frames ready, event, heartbeat, error (gateway) and ack (client). ` +
+        description: `Frames ready, event, heartbeat, error (gateway) and ack, auth (client). ` +
           `Close codes: ${closeCodes}.`,
         servers: [{ $ref: "#/servers/gateway" }],
         messages: frames,
@@ -249,6 +263,12 @@ export function asyncApiDocument(registry: EventRegistry, settings: AsyncApiSett
         title: "A client acknowledges an event",
         channel: { $ref: "#/channels/subscribe" },
         messages: [{ $ref: "#/channels/subscribe/messages/ack" }],
+      },
+      renewOverWebSocket: {
+        action: "send",
+        title: "A client renews its credential",
+        channel: { $ref: "#/channels/subscribe" },
+        messages: [{ $ref: "#/channels/subscribe/messages/auth" }],
       },
       receiveOverSse: {
         action: "receive",

@@ -92,6 +92,8 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
     },
     ...problems(
       "malformed-json",
+      "unauthorized",
+      "forbidden",
       "event-id-conflict",
       "body-too-large",
       "unsupported-media-type",
@@ -173,6 +175,7 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
             },
             ...problems(
               "malformed-json",
+              "unauthorized",
               "body-too-large",
               "unsupported-media-type",
               "validation-failed",
@@ -187,7 +190,7 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
           parameters: subscriptionParameters(registry),
           responses: {
             "101": { description: "Switching to the WebSocket protocol" },
-            ...problems("bad-subscription", "upgrade-required"),
+            ...problems("bad-subscription", "unauthorized", "forbidden", "upgrade-required"),
           },
         },
       },
@@ -203,13 +206,20 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
               description: "A cursor to resume from (instead of from).",
               schema: { type: "string" },
             },
+            {
+              name: "access_token",
+              in: "query",
+              required: false,
+              description: "The bearer token, for EventSource, which cannot set headers.",
+              schema: { type: "string" },
+            },
           ],
           responses: {
             "200": {
               description: "An event stream",
               content: { "text/event-stream": { schema: { type: "string" } } },
             },
-            ...problems("bad-subscription", "log-unavailable"),
+            ...problems("bad-subscription", "unauthorized", "forbidden", "log-unavailable"),
           },
         },
       },
@@ -222,7 +232,10 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
       "/metrics": {
         get: {
           summary: "Prometheus metrics",
-          responses: { "200": { description: "Prometheus text format" } },
+          responses: {
+            "200": { description: "Prometheus text format" },
+            ...problems("unauthorized", "forbidden"),
+          },
         },
       },
       "/healthz": {
@@ -238,7 +251,17 @@ export function openApiDocument(registry: EventRegistry): JsonSchema {
         },
       },
     },
+    // With auth.mode: none no credential is needed; with required, a bearer token.
+    security: [{ bearer: [] }, {}],
     components: {
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "An API key (tsk_...) or a JWT; see the README's Security section. " +
+            "WebSocket clients may offer the subprotocol bearer.<token> next to tastesync.v1.",
+        },
+      },
       schemas: {
         ...envelopes,
         ...Object.fromEntries(

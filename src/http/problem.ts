@@ -17,6 +17,15 @@ export const PROBLEMS = {
   "not-found": { status: 404, title: "Not found" },
   "bad-subscription": { status: 400, title: "The subscription request is not valid" },
   "upgrade-required": { status: 426, title: "WebSocket upgrade required" },
+  "unauthorized": { status: 401, title: "Missing or invalid credentials" },
+  "forbidden": { status: 403, title: "Not permitted" },
+  "auth-throttled": { status: 429, title: "Too many failed authentications" },
+  "auth-unavailable": { status: 503, title: "Credentials cannot be checked now" },
+  "rate-limited": { status: 429, title: "Too many publishes; wait for Retry-After" },
+  "too-many-subscriptions": { status: 429, title: "Too many open subscriptions" },
+  "unknown-topic": { status: 404, title: "No such topic" },
+  "origin-not-allowed": { status: 403, title: "The browser origin is not allowed" },
+  "overloaded": { status: 503, title: "The gateway is at its connection limit" },
   "internal": { status: 500, title: "Internal error" },
 } as const;
 

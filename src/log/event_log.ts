@@ -128,6 +128,8 @@ export interface EventLog {
   ready(): Promise<boolean>;
   /** Start and end offsets of every partition of `topic`. */
   offsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Whether `topic` exists in the log; asking never creates it. */
+  hasTopic(topic: string): Promise<boolean>;
   /**
    * Reads `topic` from `from` (the next offset to read, per partition; a
    * partition left out starts at its end). Resolves once the reader is

@@ -1,18 +1,28 @@
 /**
  * The router of the write path: appends an envelope to the durable log (keyed
- * by the type's partition key), then mirrors it to the live bus. Nothing here
- * knows Kafka or NATS; it talks to the {@linkcode EventLog} and
- * {@linkcode LiveBus} ports.
+ * by the type's partition key) and mirrors it to the live bus, either in
+ * parallel with the write (`immediate`, marked not yet durable) or once the log
+ * has acknowledged it (`after_ack`). Nothing here knows Kafka or NATS; it
+ * talks to the {@linkcode EventLog} and {@linkcode LiveBus} ports.
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import type { LiveBus } from "../bus/live_bus.ts";
+import { DURABLE_HEADER, type LiveBus } from "../bus/live_bus.ts";
 import { cloudEventHeaders, DEFAULT_CLOUDEVENTS_SOURCE } from "../events/cloudevents.ts";
 import type { Envelope } from "../events/envelope.ts";
 import type { EventType } from "../events/registry.ts";
 import type { AppendResult, EventLog, LogRecord } from "../log/event_log.ts";
-import { inSpan, outgoingTrace, tracer } from "../telemetry/tracing.ts";
+import {
+  type Context,
+  inSpan,
+  outgoingTrace,
+  ROOT_CONTEXT,
+  startSpan,
+} from "../telemetry/tracing.ts";
+
+/** When events are mirrored to the live bus. */
+export type MirrorMode = "immediate" | "after_ack";
 
 /** What a publish returns to the client. */
 export interface PublishResult extends AppendResult {
@@ -30,12 +40,16 @@ export interface PublisherOptions {
   subjectPrefix: string;
   /** Called for each event the live bus dropped. */
   onMirrorDropped: () => void;
+  /** When to mirror: in parallel with the durable write, or after its ack. @default "after_ack" */
+  mirror?: MirrorMode;
 }
 
 /** Where a published event came from, beyond its envelope. */
 export interface PublishOrigin {
   /** The caller's W3C trace headers, carried on when no span is recorded. */
   trace?: Record<string, string>;
+  /** The trace context of the request (its span), the parent of the publish's spans. */
+  traceContext?: Context;
   /** The CloudEvents `source` (default {@linkcode DEFAULT_CLOUDEVENTS_SOURCE}). */
   source?: string;
 }
@@ -52,7 +66,7 @@ export function fingerprint(envelope: Envelope): string {
   return createHash("sha256").update(content).digest("base64url");
 }
 
-/** Publishes validated envelopes: durable first, live mirror second. */
+/** Publishes validated envelopes to the durable log and mirrors them to the live bus. */
 export class Publisher {
   readonly #log: Pick<EventLog, "append">;
   readonly #bus: LiveBus;
@@ -68,7 +82,9 @@ export class Publisher {
 
   /**
    * Appends `envelope` durably and resolves with where it landed; the live
-   * mirror is best effort and never delays or fails the result.
+   * mirror is best effort and never delays or fails the result. In
+   * `immediate` mode the mirror goes out before the write is acknowledged
+   * (and again on a retry of the id), marked with {@linkcode DURABLE_HEADER}.
    *
    * @throws {EventIdConflictError} when the id was used with other content.
    * @throws {EventLogUnavailableError} when the log is unreachable after retries.
@@ -83,11 +99,15 @@ export class Publisher {
     const pending = this.#inFlight.get(envelope.event_id);
     // The log decides duplicate or conflict once the first write has settled.
     if (pending) return pending.catch(() => {}).then(() => this.publish(envelope, type, origin));
-    return inSpan("event_log.append", {
+    return inSpan("event_log.append", origin.traceContext ?? ROOT_CONTEXT, {
       "messaging.destination.name": this.#options.topic,
       "tastesync.event_type": envelope.event_type,
-    }, async (span) => {
-      const record = this.#record(envelope, type, print, origin);
+    }, async ({ span, context }) => {
+      const record = this.#record(envelope, type, print, origin, context);
+      const immediate = this.#options.mirror === "immediate";
+      if (immediate) {
+        this.#mirror(envelope, type, record, context, { [DURABLE_HEADER]: "false" });
+      }
       const result = this.#log.append(record);
       this.#inFlight.set(envelope.event_id, result);
       try {
@@ -97,7 +117,7 @@ export class Publisher {
           "messaging.kafka.offset": appended.offset,
           "tastesync.duplicate": appended.duplicate,
         });
-        if (!appended.duplicate) this.#mirror(envelope, type, record);
+        if (!immediate && !appended.duplicate) this.#mirror(envelope, type, record, context, {});
         return { ...ids, ...appended };
       } finally {
         this.#inFlight.delete(envelope.event_id);
@@ -105,7 +125,13 @@ export class Publisher {
     });
   }
 
-  #record(envelope: Envelope, type: EventType, print: string, origin: PublishOrigin): LogRecord {
+  #record(
+    envelope: Envelope,
+    type: EventType,
+    print: string,
+    origin: PublishOrigin,
+    context: Context,
+  ): LogRecord {
     return {
       topic: this.#options.topic,
       key: type.key(envelope),
@@ -114,19 +140,25 @@ export class Publisher {
       value: JSON.stringify(envelope),
       headers: {
         ...cloudEventHeaders(envelope, origin.source ?? DEFAULT_CLOUDEVENTS_SOURCE),
-        ...outgoingTrace(origin.trace ?? {}),
+        ...outgoingTrace(context, origin.trace ?? {}),
       },
     };
   }
 
-  #mirror(envelope: Envelope, type: EventType, record: LogRecord): void {
-    const span = tracer.startSpan("live_bus.publish", {
-      attributes: { "messaging.system": this.#bus.backend },
+  #mirror(
+    envelope: Envelope,
+    type: EventType,
+    record: LogRecord,
+    parent: Context,
+    extraHeaders: Record<string, string>,
+  ): void {
+    const { span } = startSpan("live_bus.publish", parent, {
+      "messaging.system": this.#bus.backend,
     });
     const sent = this.#bus.publish({
       subject: `${this.#options.subjectPrefix}.${type.definition.subject}`,
       data: record.value,
-      headers: { ...record.headers, "Nats-Msg-Id": envelope.event_id },
+      headers: { ...record.headers, ...extraHeaders, "Nats-Msg-Id": envelope.event_id },
     });
     span.setAttribute("tastesync.mirrored", sent);
     if (!sent) this.#options.onMirrorDropped();

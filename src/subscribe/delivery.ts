@@ -4,6 +4,15 @@
  * @module
  */
 import type { Envelope } from "../events/envelope.ts";
+import type { Context } from "../telemetry/tracing.ts";
+
+/** Where a delivery sits in its trace: the headers sent on to clients, and the parent of its spans. */
+export interface DeliveryTrace {
+  /** W3C trace headers for frames, e.g. `traceparent`. */
+  headers: Record<string, string>;
+  /** The context of the span that read the event. */
+  context: Context;
+}
 
 /** Builds the wire frame of a delivery for one transport. */
 export type FrameBuilder = (delivery: Delivery) => string;
@@ -23,21 +32,28 @@ export class Delivery {
   readonly position: { partition: number; offset: bigint } | undefined;
   /** Trace headers of the record, e.g. `traceparent`. */
   readonly trace: Record<string, string>;
+  /** The trace context of the read, the parent of send spans. */
+  readonly context: Context;
+  /** False for a live event mirrored before its durable write was acknowledged. */
+  readonly durable: boolean;
   #frames?: Map<FrameBuilder, string>;
 
-  /** One event with its cursor, log position and trace headers. */
+  /** One event with its cursor, log position, trace and whether it is durable yet. */
   constructor(
     envelope: Envelope<Record<string, unknown>>,
     json: string,
     cursor: string | undefined,
     position: { partition: number; offset: bigint } | undefined,
-    trace: Record<string, string>,
+    trace: DeliveryTrace,
+    durable = true,
   ) {
     this.envelope = envelope;
     this.json = json;
     this.cursor = cursor;
     this.position = position;
-    this.trace = trace;
+    this.trace = trace.headers;
+    this.context = trace.context;
+    this.durable = durable;
   }
 
   /**
@@ -57,7 +73,7 @@ export class Delivery {
 }
 
 /** Why a subscriber was disconnected by the gateway. */
-export type CloseReason = "slow-consumer" | "shutdown" | "log-unavailable";
+export type CloseReason = "slow-consumer" | "shutdown" | "log-unavailable" | "token-expired";
 
 /**
  * The transport side of one subscription (a WebSocket or an SSE stream).

@@ -6,13 +6,14 @@
  *
  * @module
  */
-import type { LiveBus } from "../bus/live_bus.ts";
+import { DURABLE_HEADER, type LiveBus } from "../bus/live_bus.ts";
 import type { Envelope } from "../events/envelope.ts";
 import type { EventLog, LogReader, StoredRecord } from "../log/event_log.ts";
 import type { Logger } from "../telemetry/logger.ts";
-import { inSpanSync, startConsumerSpan, withContext } from "../telemetry/tracing.ts";
+import { inSpanSync, startConsumerSpan } from "../telemetry/tracing.ts";
 import { encodeCursor } from "./cursor.ts";
 import { Delivery, type Subscriber } from "./delivery.ts";
+import { RecentIds } from "./recent_ids.ts";
 import type { EventFilter } from "./filter.ts";
 
 /** Parses a stored envelope; records that are not envelopes are skipped. */
@@ -95,7 +96,7 @@ abstract class Feed {
   protected drained(): void {}
 
   protected fanOut(delivery: Delivery): void {
-    inSpanSync("subscription.filter", (span) => {
+    inSpanSync("subscription.filter", delivery.context, ({ span }) => {
       let matched = 0;
       for (const [subscriber, filter] of this.#subscribers) {
         if (!filter(delivery.envelope)) continue;
@@ -232,17 +233,25 @@ export class DurableFeed extends Feed {
     const position = { partition: record.partition, offset: record.offset };
     const read = startConsumerSpan("event_log.read", record.headers, readAttributes(record));
     try {
-      const delivery = new Delivery(envelope, record.value, cursor, position, read.headers);
-      withContext(read.context, () => this.fanOut(delivery));
+      this.fanOut(new Delivery(envelope, record.value, cursor, position, read));
     } finally {
       read.span.end();
     }
   }
 }
 
-/** Events from the live bus: lowest latency, at-most-once, no replay. */
+/**
+ * How long the live feed remembers event ids, to drop a repeat (a retried
+ * publish mirrored again before its write was acknowledged), in ms.
+ */
+export const LIVE_REPEAT_WINDOW_MS = 30_000;
+/** Most event ids the live feed remembers for that. */
+export const LIVE_REPEAT_MAX_IDS = 100_000;
+
+/** Events from the live bus: lowest latency, at-most-once, no replay, repeats dropped. */
 export class LiveFeed extends Feed {
   #unsubscribe?: () => void;
+  readonly #seen = new RecentIds(LIVE_REPEAT_WINDOW_MS, LIVE_REPEAT_MAX_IDS);
 
   private constructor(onEmpty: () => void) {
     super(false, onEmpty);
@@ -253,19 +262,14 @@ export class LiveFeed extends Feed {
     const feed = new LiveFeed(onEmpty);
     feed.#unsubscribe = await bus.subscribe(pattern, (message) => {
       const envelope = parseEnvelope(message.data);
-      if (!envelope) return;
+      if (!envelope || feed.#seen.has(envelope.event_id)) return;
+      feed.#seen.add(envelope.event_id, Date.now());
       const received = startConsumerSpan("live_bus.receive", message.headers, {
         "messaging.destination.name": message.subject,
       });
       try {
-        const delivery = new Delivery(
-          envelope,
-          message.data,
-          undefined,
-          undefined,
-          received.headers,
-        );
-        withContext(received.context, () => feed.fanOut(delivery));
+        const durable = message.headers[DURABLE_HEADER] !== "false";
+        feed.fanOut(new Delivery(envelope, message.data, undefined, undefined, received, durable));
       } finally {
         received.span.end();
       }

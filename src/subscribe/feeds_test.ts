@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { DURABLE_HEADER, InProcessBus } from "../bus/live_bus.ts";
 import type { EventLog, RecordHandler, StoredRecord } from "../log/event_log.ts";
 import { jsonLogger } from "../telemetry/logger.ts";
 import { decodeCursor } from "./cursor.ts";
 import type { Delivery, Subscriber } from "./delivery.ts";
-import { DurableFeed } from "./feeds.ts";
+import { DurableFeed, LiveFeed } from "./feeds.ts";
 import { MATCH_ALL } from "./filter.ts";
 
 /** A two-partition log whose reader records pauses and hands over what a test writes. */
@@ -148,4 +149,30 @@ Deno.test("DurableFeed stops sending once its last subscriber left, and takes no
   only.drain();
   assert.deepEqual(only.ids(), ["e0"]);
   assert.equal(feed.attach(new Client(), MATCH_ALL), false);
+});
+
+Deno.test("LiveFeed drops a repeat of an event id and marks a mirror sent before the durable ack", async () => {
+  const bus = new InProcessBus();
+  const feed = await LiveFeed.open(bus, "n.>", () => {});
+  const client = new Client();
+  feed.attach(client, MATCH_ALL);
+  const message = (id: string, headers: Record<string, string> = {}) => ({
+    subject: "n.customer_identified",
+    data: JSON.stringify({
+      event_id: id,
+      event_type: "CustomerIdentified",
+      timestamp: "",
+      version: "v1",
+      data: {},
+    }),
+    headers,
+  });
+  bus.publish(message("a", { [DURABLE_HEADER]: "false" }));
+  // The client's retry of "a" is mirrored again; live subscribers get it once.
+  bus.publish(message("a", { [DURABLE_HEADER]: "false" }));
+  bus.publish(message("b"));
+  await new Promise((r) => setTimeout(r, 0)); // the in-process bus delivers in microtasks
+  assert.deepEqual(client.ids(), ["a", "b"]);
+  assert.deepEqual(client.got.map((d) => d.durable), [false, true]);
+  feed.detach(client);
 });

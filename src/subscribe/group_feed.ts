@@ -18,8 +18,9 @@ import type { Logger } from "../telemetry/logger.ts";
 import { type Cursor, encodeCursor, InvalidCursorError } from "./cursor.ts";
 import { Delivery, type Subscriber } from "./delivery.ts";
 import { parseEnvelope, readAttributes } from "./feeds.ts";
-import { inSpanSync, startConsumerSpan, withContext } from "../telemetry/tracing.ts";
+import { inSpanSync, startConsumerSpan } from "../telemetry/tracing.ts";
 import type { EventFilter } from "./filter.ts";
+import { RecentIds } from "./recent_ids.ts";
 
 /** Wait before a refused commit is sent again, in ms. */
 const COMMIT_RETRY_MS = 200;
@@ -70,29 +71,6 @@ interface PartitionState {
   paused: boolean;
 }
 
-/** Event ids acked by the group, remembered for a window. */
-class AckedIds {
-  readonly #ids = new Map<string, number>();
-  readonly #windowMs: number;
-
-  constructor(windowMs: number) {
-    this.#windowMs = windowMs;
-  }
-
-  add(id: string, now: number): void {
-    this.#ids.delete(id);
-    this.#ids.set(id, now);
-    for (const [old, at] of this.#ids) {
-      if (now - at <= this.#windowMs) break;
-      this.#ids.delete(old);
-    }
-  }
-
-  has(id: string): boolean {
-    return this.#ids.has(id);
-  }
-}
-
 /** One consumer group's partitions in this process, shared by its sockets here. */
 export class GroupFeed {
   readonly #topic: string;
@@ -101,7 +79,8 @@ export class GroupFeed {
   readonly #onEmpty: () => void;
   readonly #members: Member[] = [];
   readonly #partitions = new Map<number, PartitionState>();
-  readonly #acked: AckedIds;
+  /** Event ids acked by the group, remembered for the dedup window. */
+  readonly #acked: RecentIds;
   readonly #sweeper: ReturnType<typeof setInterval>;
   /** Partitions being pumped, so a pump that re-enters (a member leaving mid-send) does not. */
   readonly #pumping = new Set<number>();
@@ -118,7 +97,7 @@ export class GroupFeed {
     this.#options = options;
     this.#logger = logger;
     this.#onEmpty = onEmpty;
-    this.#acked = new AckedIds(options.dedupWindowMs);
+    this.#acked = new RecentIds(options.dedupWindowMs);
     this.#sweeper = setInterval(
       () => this.#redeliverExpired(),
       Math.max(50, options.ackTimeoutMs / 4),
@@ -309,15 +288,11 @@ export class GroupFeed {
     const envelope = parseEnvelope(record.value);
     const read = startConsumerSpan("event_log.read", record.headers, readAttributes(record));
     try {
-      const wanted = withContext(
+      const wanted = inSpanSync(
+        "subscription.filter",
         read.context,
         () =>
-          inSpanSync(
-            "subscription.filter",
-            () =>
-              envelope !== undefined && !this.#acked.has(envelope.event_id) &&
-              owner.filter(envelope),
-          ),
+          envelope !== undefined && !this.#acked.has(envelope.event_id) && owner.filter(envelope),
       );
       if (!wanted) return;
       const cursor = encodeCursor({
@@ -326,12 +301,12 @@ export class GroupFeed {
       });
       const position = { partition: record.partition, offset: record.offset };
       const entry = {
-        delivery: new Delivery(envelope!, record.value, cursor, position, read.headers),
+        delivery: new Delivery(envelope!, record.value, cursor, position, read),
         member: owner,
         sentAt: 0,
       };
       state.inFlight.set(record.offset, entry);
-      withContext(read.context, () => this.#send(record.partition, entry, owner));
+      this.#send(record.partition, entry, owner);
     } finally {
       read.span.end();
     }

@@ -27,6 +27,7 @@ export type PublishErrorReason =
   | "validation"
   | "conflict"
   | "log_unavailable"
+  | "forbidden"
   | "internal";
 
 const LATENCY_BUCKETS = [
@@ -112,6 +113,39 @@ export class Metrics {
   readonly mirrorFailures = new client.Counter({
     name: `${METRIC_PREFIX}nats_mirror_failures_total`,
     help: "Events that could not be mirrored to the live bus.",
+    registers: [this.registry],
+  });
+  /** Refused authentications and authorizations, by reason (never by principal or token). */
+  readonly authFailures = new client.Counter({
+    name: `${METRIC_PREFIX}auth_failures_total`,
+    help: "Requests, frames and batch items refused for their credentials or permissions, " +
+      "by reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  /** Requests refused by a limit, by kind (never by principal or address). */
+  readonly rateLimited = new client.Counter({
+    name: `${METRIC_PREFIX}rate_limited_total`,
+    help: "Requests refused by a limit, by kind: publish (a principal's publish rate, 429), " +
+      "subscriptions (a principal's open subscriptions, 429), connections (the process's " +
+      "connection cap, 503).",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  /** Times the HTTP listener was reopened, by reason. */
+  readonly listenerRestarts = new client.Counter({
+    name: `${METRIC_PREFIX}http_listener_restarts_total`,
+    help: "Times the HTTP listener was closed and reopened, closing idle connections: " +
+      "accept_failed (the accept loop failed, e.g. out of file descriptors) or saturated " +
+      "(at the connection cap for http.saturation_timeout).",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  /** Client connections open, as estimated from the process's file descriptors. */
+  readonly connections = new client.Gauge({
+    name: `${METRIC_PREFIX}http_connections`,
+    help: "Client connections open: file descriptors open beyond those open before the " +
+      "listener started (Linux only).",
     registers: [this.registry],
   });
   /** Records behind the end of the log, per consumer group and partition owned here. */

@@ -11,24 +11,11 @@
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import client from "prom-client";
+import { PROC_SELF, ProcFileDescriptors } from "./file_descriptors.ts";
 
-/** Where Linux exposes the current process (`fd/` and `limits`). */
-export const PROC_SELF = "/proc/self";
-
-/** The soft open-files limit in `/proc/self/limits`. */
-const OPEN_FILES_LIMIT = /^Max open files\s+(\d+)/m;
+export { PROC_SELF };
 const MICROSECONDS_PER_SECOND = 1e6;
 const MILLISECONDS_PER_SECOND = 1e3;
-
-/** Whether `dir/fd` can be listed, without ever prompting for a read permission. */
-function hasProcFs(dir: string): boolean {
-  if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") return false;
-  try {
-    return Deno.statSync(`${dir}/fd`).isDirectory;
-  } catch {
-    return false;
-  }
-}
 
 /** Sets a counter to a cumulative total that the OS keeps (a counter can only be incremented). */
 function setCounter(counter: client.Counter, total: number): void {
@@ -62,7 +49,7 @@ export class ProcessMetrics {
   readonly #cpuSystem: client.Counter;
   readonly #cpu: client.Counter;
   readonly #eventLoopLag: client.Gauge;
-  readonly #fds?: { dir: string; open: client.Gauge; max: client.Gauge };
+  readonly #fds?: { counts: ProcFileDescriptors; open: client.Gauge; max: client.Gauge };
 
   constructor(registry: client.Registry, prefix: string, procDir = PROC_SELF) {
     const registers = [registry];
@@ -85,9 +72,10 @@ export class ProcessMetrics {
       "process_resident_memory_bytes",
       "Resident memory size, in bytes.",
     );
-    if (hasProcFs(procDir)) {
+    const counts = new ProcFileDescriptors(procDir);
+    if (counts.available) {
       this.#fds = {
-        dir: procDir,
+        counts,
         open: gauge("process_open_fds", "Open file descriptors."),
         max: gauge("process_max_fds", "Soft limit on open file descriptors."),
       };
@@ -123,16 +111,13 @@ export class ProcessMetrics {
 
   async #updateFds(): Promise<void> {
     if (!this.#fds) return;
-    const { dir, open, max } = this.#fds;
+    const { counts, open, max } = this.#fds;
     try {
-      let entries = 0;
-      for await (const _ of Deno.readDir(`${dir}/fd`)) entries++;
-      // Listing the directory holds one descriptor open itself.
-      open.set(entries - 1);
+      open.set(await counts.open());
     } catch { /* keeps the last value */ }
     try {
-      const limit = OPEN_FILES_LIMIT.exec(await Deno.readTextFile(`${dir}/limits`));
-      if (limit) max.set(Number(limit[1]));
+      const limit = await counts.softLimit();
+      if (limit !== undefined) max.set(limit);
     } catch { /* keeps the last value */ }
   }
 }

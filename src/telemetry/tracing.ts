@@ -1,13 +1,14 @@
 /**
- * One shared tracer from `@opentelemetry/api`, and helpers that run work in a
- * span and carry W3C trace context in message headers.
+ * One shared tracer from `@opentelemetry/api`, and helpers that start spans
+ * under an explicit parent context and carry W3C trace context in message
+ * headers. Contexts are passed by hand along the publish and delivery paths
+ * (no async-context tracking), so spans nest the same under any SDK, or none.
  *
  * @module
  */
 import {
   type Attributes,
   type Context,
-  context,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -16,8 +17,30 @@ import {
   trace,
 } from "@opentelemetry/api";
 
+export type { Context } from "@opentelemetry/api";
+export { ROOT_CONTEXT } from "@opentelemetry/api";
+
 /** The gateway's tracer. A no-op until an SDK is registered. */
 export const tracer = trace.getTracer("tastesync-gateway");
+
+/** A started span and the context whose active span it is (the parent of its children). */
+export interface Traced {
+  /** The span; end it when its work is done. */
+  span: Span;
+  /** `parent` with the span active. */
+  context: Context;
+}
+
+/** Starts a span under `parent`; the caller ends it. */
+export function startSpan(
+  name: string,
+  parent: Context,
+  attributes: Attributes = {},
+  kind: SpanKind = SpanKind.INTERNAL,
+): Traced {
+  const span = tracer.startSpan(name, { kind, attributes }, parent);
+  return { span, context: trace.setSpan(parent, span) };
+}
 
 /** Marks `span` as failed with `error`. */
 export function recordError(span: Span, error: unknown): void {
@@ -28,43 +51,47 @@ export function recordError(span: Span, error: unknown): void {
   });
 }
 
-/** Runs `fn` in a new active span that ends when `fn` settles. */
-export function inSpan<T>(
+/** Runs `fn` in a new span under `parent` that ends when `fn` settles. */
+export async function inSpan<T>(
   name: string,
+  parent: Context,
   attributes: Attributes,
-  fn: (span: Span) => Promise<T>,
+  fn: (traced: Traced) => Promise<T>,
 ): Promise<T> {
-  return tracer.startActiveSpan(name, { attributes }, async (span) => {
-    try {
-      return await fn(span);
-    } catch (error) {
-      recordError(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  const traced = startSpan(name, parent, attributes);
+  try {
+    return await fn(traced);
+  } catch (error) {
+    recordError(traced.span, error);
+    throw error;
+  } finally {
+    traced.span.end();
+  }
 }
 
-/** Runs the synchronous `fn` in a new active span. */
-export function inSpanSync<T>(name: string, fn: (span: Span) => T): T {
-  return tracer.startActiveSpan(name, (span) => {
-    try {
-      return fn(span);
-    } catch (error) {
-      recordError(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+/** Runs the synchronous `fn` in a new span under `parent`. */
+export function inSpanSync<T>(name: string, parent: Context, fn: (traced: Traced) => T): T {
+  const traced = startSpan(name, parent);
+  try {
+    return fn(traced);
+  } catch (error) {
+    recordError(traced.span, error);
+    throw error;
+  } finally {
+    traced.span.end();
+  }
 }
 
-/** The active trace context as headers (`traceparent`, `tracestate`). */
-export function traceHeaders(): Record<string, string> {
+/** The trace context of `ctx` as headers (`traceparent`, `tracestate`); empty when none is recorded. */
+export function headersOf(ctx: Context): Record<string, string> {
   const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
+  propagation.inject(ctx, carrier);
   return carrier;
+}
+
+/** The context that continues the trace carried by `headers`, e.g. an incoming `traceparent`. */
+export function remoteContext(headers: Record<string, string | undefined>): Context {
+  return propagation.extract(ROOT_CONTEXT, headers);
 }
 
 /** A W3C `traceparent` (version 00 layout; all-zero ids are invalid). */
@@ -87,26 +114,20 @@ export function carriedTrace(
 }
 
 /**
- * Trace headers for a message sent now: the active span's while spans are
+ * Trace headers for a message sent in `ctx`: its span's while spans are
  * recorded, else `carried` (the caller's), so the trace passes through a
  * gateway that exports nothing.
  */
-export function outgoingTrace(carried: Record<string, string>): Record<string, string> {
-  const active = traceHeaders();
-  return active.traceparent ? active : carried;
-}
-
-/** Runs `fn` in the trace context carried by `headers`, e.g. an incoming `traceparent`. */
-export function withRemoteContext<T>(headers: Record<string, string | undefined>, fn: () => T): T {
-  return context.with(propagation.extract(context.active(), headers), fn);
+export function outgoingTrace(
+  ctx: Context,
+  carried: Record<string, string>,
+): Record<string, string> {
+  const own = headersOf(ctx);
+  return own.traceparent ? own : carried;
 }
 
 /** A consumer-side span and the context and headers that continue it. */
-export interface ConsumerSpan {
-  /** The span; end it when the record is handled. */
-  span: Span;
-  /** The context with the span active. */
-  context: Context;
+export interface ConsumerSpan extends Traced {
   /** W3C trace headers of the span, for frames sent to subscribers. */
   headers: Record<string, string>;
 }
@@ -117,19 +138,6 @@ export function startConsumerSpan(
   headers: Record<string, string>,
   attributes: Attributes,
 ): ConsumerSpan {
-  const parent = propagation.extract(ROOT_CONTEXT, headers);
-  const span = tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
-  const active = trace.setSpan(parent, span);
-  const carrier: Record<string, string> = {};
-  propagation.inject(active, carrier);
-  return {
-    span,
-    context: active,
-    headers: carrier.traceparent ? carrier : carriedTrace(headers),
-  };
-}
-
-/** Runs `fn` with `ctx` active. */
-export function withContext<T>(ctx: Context, fn: () => T): T {
-  return context.with(ctx, fn);
+  const traced = startSpan(name, remoteContext(headers), attributes, SpanKind.CONSUMER);
+  return { ...traced, headers: outgoingTrace(traced.context, carriedTrace(headers)) };
 }

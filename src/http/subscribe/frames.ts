@@ -1,7 +1,7 @@
 /**
  * The wire format of subscriptions, for both transports: frame types, close
  * codes and reasons, the builders of every frame the gateway sends, and the
- * parsing of the one frame a client sends (an ack).
+ * parsing of the frames a client sends (an ack, a fresh token).
  *
  * WebSocket frames are JSON text, `{"type": ...}`. Server-Sent Events carry the
  * same JSON in `data:`, with the frame type (or the event type) as `event:` and
@@ -13,7 +13,9 @@
  * durable log or the bus is unavailable); 4400 a bad client frame (malformed
  * JSON, unknown type, invalid cursor, an ack for a cursor never sent); 4429 the
  * client did not keep up: on a durable subscription it drained nothing for the
- * stall timeout, on a live one its queue overflowed.
+ * stall timeout, on a live one its queue overflowed; 4401 the credential expired
+ * (or a renewal token did not authenticate); 4403 a renewal token may not hold
+ * the subscription.
  *
  * @module
  */
@@ -29,6 +31,8 @@ export const FRAME_TYPES = {
   event: "event",
   /** Client to gateway (WebSocket only): the event with this cursor is processed. */
   ack: "ack",
+  /** Client to gateway (WebSocket only): a fresh token before the current one expires. */
+  auth: "auth",
   /**
    * Gateway to client (consumer groups, WebSocket only): the ack with this
    * cursor is committed to the group; the event is not delivered to the group
@@ -47,6 +51,8 @@ export const CLOSE_CODES = {
   frameTooLarge: 1009,
   unavailable: 1011,
   badFrame: 4400,
+  unauthorized: 4401,
+  forbidden: 4403,
   slowConsumer: 4429,
 } as const;
 
@@ -64,16 +70,28 @@ export const CLOSE_REASONS: Record<CloseReason, { code: number; detail: string }
     code: CLOSE_CODES.unavailable,
     detail: "The subscription could not be opened",
   },
+  "token-expired": {
+    code: CLOSE_CODES.unauthorized,
+    detail: 'The credential expired; send {"type":"auth","token":"..."} with a fresh one before ' +
+      "it does, or reconnect with one",
+  },
 };
 
 /** Why the WebSocket handler itself closes a connection: the `error` of its error frame. */
-export type SocketFailure = "unavailable" | "frame-too-large" | "bad-frame";
+export type SocketFailure =
+  | "unavailable"
+  | "frame-too-large"
+  | "bad-frame"
+  | "unauthorized"
+  | "forbidden";
 
 /** The close code of each {@linkcode SocketFailure}. */
 export const SOCKET_FAILURE_CODES: Record<SocketFailure, number> = {
   "unavailable": CLOSE_CODES.unavailable,
   "frame-too-large": CLOSE_CODES.frameTooLarge,
   "bad-frame": CLOSE_CODES.badFrame,
+  "unauthorized": CLOSE_CODES.unauthorized,
+  "forbidden": CLOSE_CODES.forbidden,
 };
 
 /** The `detail` when a subscription could not be opened for a reason the client cannot fix. */
@@ -89,13 +107,18 @@ export function frameTooLargeDetail(maxFrameBytes: number): string {
   return `Frames must be at most ${maxFrameBytes} bytes`;
 }
 
-/** The WebSocket event frame: `{"type":"event","cursor":...,"traceparent"?:...,"event":{...}}`. */
+/**
+ * The WebSocket event frame:
+ * `{"type":"event","cursor":...,"durable"?:false,"traceparent"?:...,"event":{...}}`.
+ * `durable: false` marks a live event whose durable write was not acknowledged yet.
+ */
 export function wsEventFrame(delivery: Delivery): string {
   const { traceparent } = delivery.trace;
   const trace = traceparent ? `,"traceparent":${JSON.stringify(traceparent)}` : "";
+  const durable = delivery.durable ? "" : `,"durable":false`;
   return `{"type":"${FRAME_TYPES.event}","cursor":${
     JSON.stringify(delivery.cursor ?? null)
-  }${trace},"event":${delivery.json}}`;
+  }${durable}${trace},"event":${delivery.json}}`;
 }
 
 /** The JSON of an acked frame: `{"type":"acked","cursor":...}`. */
@@ -191,13 +214,15 @@ export function sseRetryFrame(retryMs: number): string {
 }
 
 /**
- * Handles one WebSocket client frame, `{"type":"ack","cursor":"..."}`, by
- * acking the cursor on `subscription` (`undefined` until the ready frame).
- * Returns what is wrong with the frame, if anything.
+ * Handles one WebSocket client frame: `{"type":"ack","cursor":"..."}` acks
+ * the cursor on `subscription` (`undefined` until the ready frame);
+ * `{"type":"auth","token":"..."}` hands the token to `onAuth`. Returns what
+ * is wrong with the frame, if anything.
  */
 export function handleClientFrame(
   text: string,
   subscription: Pick<Subscription, "ack"> | undefined,
+  onAuth: (token: string) => void = () => {},
 ): string | undefined {
   let frame: unknown;
   try {
@@ -205,9 +230,19 @@ export function handleClientFrame(
   } catch {
     return "Frames must be JSON text";
   }
-  const { type, cursor } = (frame ?? {}) as { type?: unknown; cursor?: unknown };
+  const { type, cursor, token } = (frame ?? {}) as {
+    type?: unknown;
+    cursor?: unknown;
+    token?: unknown;
+  };
+  if (type === FRAME_TYPES.auth) {
+    if (typeof token !== "string") return "An auth frame needs a token";
+    onAuth(token);
+    return undefined;
+  }
   if (type !== FRAME_TYPES.ack) {
-    return `The only client frame is {"type":"${FRAME_TYPES.ack}","cursor":"..."}`;
+    return `Client frames are {"type":"${FRAME_TYPES.ack}","cursor":"..."} and ` +
+      `{"type":"${FRAME_TYPES.auth}","token":"..."}`;
   }
   if (typeof cursor !== "string") return "An ack needs the cursor of an event";
   if (!subscription) return "Wait for the ready frame before acking";

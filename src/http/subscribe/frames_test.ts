@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { InvalidCursorError } from "../../subscribe/cursor.ts";
 import { Delivery } from "../../subscribe/delivery.ts";
+import { ROOT_CONTEXT } from "../../telemetry/tracing.ts";
 import {
   CLOSE_CODES,
   CLOSE_REASONS,
@@ -32,7 +33,11 @@ const delivery = (
   cursor: string | undefined,
   trace: Record<string, string> = {},
   envelope: typeof ENVELOPE = ENVELOPE,
-) => new Delivery(envelope, JSON.stringify(envelope), cursor, undefined, trace);
+) =>
+  new Delivery(envelope, JSON.stringify(envelope), cursor, undefined, {
+    headers: trace,
+    context: ROOT_CONTEXT,
+  });
 
 Deno.test("sseMessage writes one data line per line of data", () => {
   assert.equal(sseMessage({ data: "one" }), "data: one\n\n");
@@ -118,15 +123,20 @@ Deno.test("every close reason and socket failure has a close code", () => {
     frameTooLarge: 1009,
     unavailable: 1011,
     badFrame: 4400,
+    unauthorized: 4401,
+    forbidden: 4403,
     slowConsumer: 4429,
   });
   assert.equal(CLOSE_REASONS["slow-consumer"].code, 4429);
   assert.equal(CLOSE_REASONS.shutdown.code, 1001);
   assert.equal(CLOSE_REASONS["log-unavailable"].code, 1011);
+  assert.equal(CLOSE_REASONS["token-expired"].code, 4401);
   assert.deepEqual(SOCKET_FAILURE_CODES, {
     "unavailable": 1011,
     "frame-too-large": 1009,
     "bad-frame": 4400,
+    "unauthorized": 4401,
+    "forbidden": 4403,
   });
 });
 
@@ -143,11 +153,11 @@ Deno.test("handleClientFrame acks a cursor and says what is wrong with anything 
   assert.equal(handleClientFrame("{", subscription), "Frames must be JSON text");
   assert.equal(
     handleClientFrame('{"type":"nack"}', subscription),
-    'The only client frame is {"type":"ack","cursor":"..."}',
+    'Client frames are {"type":"ack","cursor":"..."} and {"type":"auth","token":"..."}',
   );
   assert.equal(
     handleClientFrame("null", subscription),
-    'The only client frame is {"type":"ack","cursor":"..."}',
+    'Client frames are {"type":"ack","cursor":"..."} and {"type":"auth","token":"..."}',
   );
   assert.equal(
     handleClientFrame('{"type":"ack"}', subscription),
@@ -161,4 +171,16 @@ Deno.test("handleClientFrame acks a cursor and says what is wrong with anything 
     handleClientFrame('{"type":"ack","cursor":"unknown"}', subscription),
     new InvalidCursorError().message,
   );
+});
+
+Deno.test("handleClientFrame hands an auth frame's token over, and refuses one without a token", () => {
+  const tokens: string[] = [];
+  const onAuth = (token: string) => void tokens.push(token);
+  assert.equal(handleClientFrame('{"type":"auth","token":"t1"}', undefined, onAuth), undefined);
+  assert.deepEqual(tokens, ["t1"]);
+  assert.equal(
+    handleClientFrame('{"type":"auth","token":7}', undefined, onAuth),
+    "An auth frame needs a token",
+  );
+  assert.deepEqual(tokens, ["t1"]);
 });

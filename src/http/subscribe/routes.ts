@@ -6,6 +6,9 @@
  * @module
  */
 import type { Hono } from "hono";
+import { selectedProtocol, withoutAccessToken } from "../../auth/credentials.ts";
+import type { GatewayAuth } from "../../auth/gateway_auth.ts";
+import { type AccessWatch, subscriptionAccess } from "../../auth/subscription_access.ts";
 import type { EventRegistry } from "../../events/registry.ts";
 import type { Subscriber } from "../../subscribe/delivery.ts";
 import { parseSubscriptionRequest, type SubscriptionRequest } from "../../subscribe/request.ts";
@@ -17,6 +20,8 @@ import {
 import type { Logger } from "../../telemetry/logger.ts";
 import type { Metrics } from "../../telemetry/metrics.ts";
 import { problem, problemResponse } from "../problem.ts";
+import type { SubscriptionAdmission } from "./admission.ts";
+import { messageBytes } from "./frame_bytes.ts";
 import { frameTooLargeDetail, handleClientFrame, OPEN_FAILED_DETAIL } from "./frames.ts";
 import { Meter } from "./meter.ts";
 import { DEFAULT_DRAIN_POLL_MS, type QueueLimits, type SendQueueOptions } from "./queue.ts";
@@ -53,6 +58,10 @@ export interface SubscribeDeps {
   logger: Logger;
   /** Prometheus metrics. */
   metrics: Metrics;
+  /** Authentication and permissions. */
+  auth: GatewayAuth;
+  /** Origin, topic and open-subscription checks before any upgrade or stream. */
+  admission: SubscriptionAdmission;
 }
 
 /** `Retry-After` of the problem response when the durable log is unavailable, in seconds. */
@@ -75,17 +84,26 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
     stallTimeoutMs: limits.stallTimeoutMs,
   });
 
-  app.get("/v1/subscribe", (c) => {
-    const parsed = parseSubscriptionRequest(
-      deps.registry,
-      new URL(c.req.url).searchParams,
-      deps.defaultTopic,
-    );
+  app.get("/v1/subscribe", async (c) => {
+    const params = new URL(c.req.url).searchParams;
+    const parsed = parseSubscriptionRequest(deps.registry, params, deps.defaultTopic);
     if (!parsed.ok) return badRequest(parsed.errors);
+    const access = subscriptionAccess(deps.auth, c, parsed.request, params);
+    if (!access.ok) return access.response;
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return problemResponse(problem("upgrade-required", "Open this URL as a WebSocket"));
     }
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    const admitted = await deps.admission.admit(c, access.request.topic);
+    if (!admitted.ok) return admitted.response;
+    const protocol = selectedProtocol(c.req.raw);
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(c.req.raw, protocol ? { protocol } : {});
+    } catch (error) {
+      admitted.release();
+      throw error;
+    }
+    const { socket, response } = upgraded;
     const meter = new Meter(metrics, logger, parsed.request.mode, "websocket");
     let subscription: Subscription | undefined;
     let stopBeat = () => {};
@@ -98,12 +116,15 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
       () => {
         done = true;
         stopBeat();
+        admitted.release();
+        watch.stop();
         meter.closed();
         subscription?.close();
       },
     );
+    const watch: AccessWatch = access.watch(() => subscriber.close("token-expired"));
     socket.onopen = () => {
-      open(parsed.request, subscriber).then((s) => {
+      open(access.request, subscriber).then((s) => {
         subscription = s;
         if (done) return s.close();
         meter.opened();
@@ -112,10 +133,14 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
     };
     socket.onmessage = (event) => {
       const text = typeof event.data === "string" ? event.data : "";
-      if (text.length > limits.maxFrameBytes) {
+      if (messageBytes(event.data) > limits.maxFrameBytes) {
         return subscriber.fail("frame-too-large", frameTooLargeDetail(limits.maxFrameBytes));
       }
-      const problemText = handleClientFrame(text, subscription);
+      const problemText = handleClientFrame(
+        text,
+        subscription,
+        (token) => watch.renew(token, (failure, detail) => subscriber.fail(failure, detail)),
+      );
       if (problemText) subscriber.fail("bad-frame", problemText);
     };
     socket.onclose = () => subscriber.socketClosed();
@@ -124,15 +149,21 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
   });
 
   app.get("/v1/stream", async (c) => {
+    const params = withoutAccessToken(new URL(c.req.url).searchParams);
     const parsed = parseSubscriptionRequest(
       deps.registry,
-      new URL(c.req.url).searchParams,
+      params,
       deps.defaultTopic,
       c.req.header("last-event-id"),
     );
     if (!parsed.ok) return badRequest(parsed.errors);
+    const access = subscriptionAccess(deps.auth, c, parsed.request, params);
+    if (!access.ok) return access.response;
+    const admitted = await deps.admission.admit(c, access.request.topic);
+    if (!admitted.ok) return admitted.response;
     let subscription: Subscription | undefined;
     let stopBeat = () => {};
+    let stopWatch = () => {};
     const meter = new Meter(metrics, logger, parsed.request.mode, "sse");
     const subscriber = new SseSubscriber(
       queueOptions(parsed.request),
@@ -141,13 +172,16 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
       drainPolls,
       () => {
         stopBeat();
+        stopWatch();
+        admitted.release();
         meter.closed();
         subscription?.close();
       },
     );
     try {
-      subscription = await open(parsed.request, subscriber);
+      subscription = await open(access.request, subscriber);
     } catch (error) {
+      admitted.release();
       if (error instanceof LiveTopicError) {
         return badRequest([{ pointer: "/topic", detail: error.message }]);
       }
@@ -157,6 +191,7 @@ export function subscriptionRoutes(app: Hono, deps: SubscribeDeps): void {
     }
     meter.opened();
     stopBeat = heartbeats.add(() => subscriber.heartbeat());
+    stopWatch = access.watch(() => subscriber.close("token-expired")).stop;
     return new Response(subscriber.stream, {
       headers: {
         "content-type": "text/event-stream",

@@ -103,7 +103,7 @@ export class SseSubscriber implements Subscriber {
     }
     const frame = encoder.encode(text);
     const sent = this.#queue.offer(
-      () => inSpanSync("sse.send", () => this.#controller.enqueue(frame)),
+      () => inSpanSync("sse.send", delivery.context, () => this.#controller.enqueue(frame)),
       frame.byteLength,
     );
     if (!sent) {

@@ -79,7 +79,7 @@ export class WebSocketSubscriber implements Subscriber {
     if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return false;
     const frame = delivery.frame(wsEventFrame);
     const sent = this.#queue.offer(
-      () => inSpanSync("websocket.send", () => this.#socket.send(frame)),
+      () => inSpanSync("websocket.send", delivery.context, () => this.#socket.send(frame)),
       frame.length,
     );
     if (!sent) {

@@ -46,6 +46,14 @@ interface Pending {
 }
 
 const PRUNE_INTERVAL_MS = 60_000;
+/**
+ * Most expired event ids deleted in one statement (10-30 ms); pruning yields
+ * to the event loop between statements, so a start after a long outage (a
+ * million expired ids took 2.7 s to delete at once, before the gateway
+ * listened) is not held up, nor are appends. Dedup never depends on
+ * pruning: a lookup checks the entry's age.
+ */
+const PRUNE_BATCH = 1000;
 /** Most records a reader hands over at once; it yields to the event loop between pages. */
 const READ_PAGE = 500;
 
@@ -217,6 +225,13 @@ export class EmbeddedLog implements EventLog {
 
   ready(): Promise<boolean> {
     return Promise.resolve(!this.#closed);
+  }
+
+  hasTopic(topic: string): Promise<boolean> {
+    return Promise.resolve(
+      this.#partitions.has(topic) ||
+        this.#db.prepare("SELECT 1 FROM topics WHERE name = ?").get(topic) !== undefined,
+    );
   }
 
   offsets(topic: string): Promise<PartitionOffsets[]> {
@@ -400,8 +415,9 @@ export class EmbeddedLog implements EventLog {
 
   #prune(): void {
     if (this.#closed) return;
-    this.#db.prepare("DELETE FROM event_ids WHERE appended_at < ?").run(
-      Date.now() - this.#options.dedupWindowMs,
-    );
+    const { changes } = this.#db.prepare(
+      "DELETE FROM event_ids WHERE event_id IN (SELECT event_id FROM event_ids WHERE appended_at < ? LIMIT ?)",
+    ).run(Date.now() - this.#options.dedupWindowMs, PRUNE_BATCH);
+    if (Number(changes) === PRUNE_BATCH) setTimeout(() => this.#prune(), 0);
   }
 }

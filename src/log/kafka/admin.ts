@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Admin } from "@platformatic/kafka";
+import { Admin, type Broker } from "@platformatic/kafka";
 import type { PartitionOffsets } from "../event_log.ts";
 import { clientOptions, type KafkaConnection } from "./client.ts";
 
@@ -41,6 +41,26 @@ export class TopicAdmin {
     const t = metadata.topics.get(topic);
     if (!t) throw new Error(`Topic ${topic} has no metadata`);
     return t.partitionsCount;
+  }
+
+  /**
+   * The broker leading each partition of `topic`, from fresh metadata.
+   * Rejects when a partition has no leader (an election under way).
+   */
+  async leaders(topic: string): Promise<Map<number, Broker>> {
+    const metadata = await this.#admin.metadata({ topics: [topic], forceUpdate: true });
+    const t = metadata.topics.get(topic);
+    if (!t) throw new Error(`Topic ${topic} has no metadata`);
+    return new Map(t.partitions.map(({ leader }, partition) => {
+      const broker = metadata.brokers.get(leader);
+      if (!broker) throw new Error(`Partition ${partition} of ${topic} has no leader`);
+      return [partition, broker];
+    }));
+  }
+
+  /** Whether `topic` exists (a metadata request for all topics, which creates none). */
+  async hasTopic(topic: string): Promise<boolean> {
+    return (await this.#admin.listTopics()).includes(topic);
   }
 
   /** Start and end offsets of every partition of `topic`. */

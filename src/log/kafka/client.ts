@@ -13,6 +13,25 @@ export const EVENT_ID_HEADER = "tastesync-event-id";
 /** Header that carries the content fingerprint. */
 export const FINGERPRINT_HEADER = "tastesync-fingerprint";
 
+/** SASL mechanisms the adapter can log in with. */
+export const SASL_MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const;
+
+/** A SASL login to the brokers. */
+export interface KafkaSasl {
+  /** How the password is proved: SCRAM never sends it; PLAIN does, so use it over TLS only. */
+  mechanism: (typeof SASL_MECHANISMS)[number];
+  /** The user. */
+  username: string;
+  /** The user's password. */
+  password: string;
+}
+
+/** TLS to the brokers. */
+export interface KafkaTls {
+  /** PEM certificates trusted instead of the system's roots. */
+  ca?: string;
+}
+
 /** How the adapter reaches the brokers. */
 export interface KafkaConnection {
   /** Bootstrap brokers, `host:port`. */
@@ -27,6 +46,10 @@ export interface KafkaConnection {
   retries: number;
   /** Wait between those retries, in ms. */
   initialRetryMs: number;
+  /** The login of every connection; none when unset. */
+  sasl?: KafkaSasl;
+  /** TLS on every connection; plain TCP when unset. */
+  tls?: KafkaTls;
 }
 
 /** The base options of every `@platformatic/kafka` client for `connection`. */
@@ -39,7 +62,44 @@ export function clientOptions(connection: KafkaConnection, role: string) {
     timeout: connection.requestTimeoutMs,
     retries: connection.retries,
     retryDelay: connection.initialRetryMs,
+    ...(connection.sasl && { sasl: { ...connection.sasl } }),
+    ...(connection.tls && { tls: { ...connection.tls } }),
   };
+}
+
+/** `@platformatic/kafka`'s code of a login the broker refused. */
+const AUTHENTICATION_FAILED = "PLT_KFK_AUTHENTICATION";
+
+/** Why a request to the brokers failed. */
+export interface KafkaFailure {
+  /** The innermost reason in words, e.g. a certificate the CA did not sign. */
+  reason: string;
+  /** A broker refused the SASL login (wrong user, password or mechanism). */
+  loginRefused: boolean;
+}
+
+/**
+ * Why a request of `@platformatic/kafka` failed. Its errors nest (a request's
+ * `MultipleErrors` holds one per broker, each caused by a `NetworkError`
+ * caused by the real reason) and the outer messages say only that a
+ * connection failed; this follows the first broker's chain to its end.
+ */
+export function kafkaFailure(error: unknown): KafkaFailure {
+  const chain: Error[] = [];
+  for (let e: unknown = error; e instanceof Error;) {
+    chain.push(e);
+    const nested = (e as { errors?: unknown }).errors;
+    e = Array.isArray(nested) && nested.length > 0 ? nested[0] : e.cause;
+  }
+  const refused = chain.findIndex((e) => (e as { code?: string }).code === AUTHENTICATION_FAILED);
+  if (refused === -1) {
+    return { reason: chain.at(-1)?.message ?? String(error), loginRefused: false };
+  }
+  // The broker's own words ("invalid credentials with SASL mechanism ...") are in its response.
+  const response = (chain[refused + 1] as { response?: { errorMessage?: string } } | undefined)
+    ?.response;
+  const reason = [chain[refused].message, response?.errorMessage].filter(Boolean).join(" ");
+  return { reason, loginRefused: true };
 }
 
 const decoder = new TextDecoder();

@@ -1,9 +1,10 @@
 /**
- * Keeps this process's dedup window in step with the topic: reads the last
- * window of every partition (from the offsets at now - window) and then
- * tails it, so ids written by other gateway processes are known here too. A
- * projection of the log, never a source of truth; its reader owns its
- * offsets, so a broker failure never makes it read anything twice or skip.
+ * Keeps this process's dedup window in step with the topic: loads the last
+ * window of every partition (from the offsets at now - window to the end,
+ * record headers only, {@linkcode loadWindow}) and then tails it, so ids
+ * written by other gateway processes are known here too. A projection of the
+ * log, never a source of truth; its reader owns its offsets, so a broker
+ * failure never makes it read anything twice or skip.
  *
  * @module
  */
@@ -17,6 +18,7 @@ import {
   type KafkaConnection,
 } from "./client.ts";
 import { KafkaReader } from "./reader.ts";
+import { loadWindow } from "./window_loader.ts";
 
 /** Options of {@linkcode DedupTail.start}. */
 export interface DedupTailOptions {
@@ -62,22 +64,27 @@ export class DedupTail {
   }
 
   /**
-   * Starts tailing into `window` and resolves once everything written before
-   * the call has been read.
+   * Loads the window into `window`, resolving once everything written before
+   * the call has been read, and goes on tailing.
    */
   static async start(
     options: DedupTailOptions,
     admin: TopicAdmin,
     window: DedupWindow,
   ): Promise<DedupTail> {
-    const { topic, partitions, windowMs } = options;
-    const [from, ends] = await Promise.all([
+    const { connection, topic, partitions, windowMs } = options;
+    const [from, ends, leaders] = await Promise.all([
       admin.offsetsSince(topic, partitions, Date.now() - windowMs),
       admin.offsets(topic, partitions),
+      admin.leaders(topic),
     ]);
-    const tail = new DedupTail(options, admin, window, from);
+    const ranges = new Map(ends.map(({ partition, high }) => [
+      partition,
+      { from: from.get(partition) ?? high, until: high },
+    ]));
+    const loaded = await loadWindow({ connection, topic, ranges, leaders }, window);
+    const tail = new DedupTail(options, admin, window, loaded);
     await tail.#reader.start();
-    await Promise.all(ends.map((o) => tail.#readUpTo(o.partition, o.high)));
     return tail;
   }
 

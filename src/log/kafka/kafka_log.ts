@@ -27,7 +27,12 @@ import type {
 } from "../event_log.ts";
 import { partitionFor } from "../partitioner.ts";
 import { TopicAdmin } from "./admin.ts";
-import { EVENT_ID_HEADER, FINGERPRINT_HEADER, type KafkaConnection } from "./client.ts";
+import {
+  EVENT_ID_HEADER,
+  FINGERPRINT_HEADER,
+  type KafkaConnection,
+  kafkaFailure,
+} from "./client.ts";
 import { DedupTail } from "./dedup_tail.ts";
 import { GroupConsumers } from "./group_consumer.ts";
 import { PartitionedProducer, PublishTimeoutError } from "./producer.ts";
@@ -177,6 +182,10 @@ export class KafkaLog implements EventLog {
     ).catch(() => false);
   }
 
+  async hasTopic(topic: string): Promise<boolean> {
+    return await this.#admin.hasTopic(topic);
+  }
+
   async offsets(topic: string): Promise<PartitionOffsets[]> {
     return await this.#admin.offsets(topic, await this.#partitionsOf(topic));
   }
@@ -264,11 +273,12 @@ export class KafkaLog implements EventLog {
         });
         return;
       } catch (error) {
-        this.#logger.log("warn", "Kafka not reachable; retrying", {
-          component: "kafka",
-          attempt,
-          error: String(error),
-        });
+        const { reason, loginRefused } = kafkaFailure(error);
+        this.#logger.log(
+          loginRefused ? "error" : "warn",
+          loginRefused ? "Kafka refused the SASL login; retrying" : "Kafka not reachable; retrying",
+          { component: "kafka", attempt, error: String(error), reason },
+        );
         await new Promise((r) => setTimeout(r, Math.min(MAX_START_RETRY_MS, 250 * 2 ** attempt)));
       }
     }

@@ -183,10 +183,14 @@ export class PartitionedProducer {
       // the broker gave for its own partition.
       const base = result.offsets?.find((o) => o.topic === topic && o.partition === partition)
         ?.offset;
-      const missing = new ProduceFailedError(
-        `Kafka's produce result has no offset for partition ${partition}`,
-      );
-      outcome = (i) => base === undefined || base < 0n ? missing : base + BigInt(i);
+      if (base === undefined || base < 0n) {
+        const missing = new ProduceFailedError(
+          `Kafka's produce result has no offset for partition ${partition}`,
+        );
+        outcome = () => missing;
+      } else {
+        outcome = (i) => base + BigInt(i);
+      }
     } catch (error) {
       const failed = new ProduceFailedError("Kafka did not acknowledge the write", {
         cause: error,

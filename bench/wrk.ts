@@ -1,0 +1,63 @@
+/**
+ * Closed-loop HTTP load with wrk: a GET, or `bench/post.lua` POSTing one
+ * `CustomerIdentified` body (with an `Authorization` header when given), and
+ * the median of repeated runs.
+ *
+ * @module
+ */
+import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
+
+/** The body every POST sends. */
+export const BODY = JSON.stringify(CUSTOMER_IDENTIFIED.versions.v1.example);
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** One wrk run: successful requests per second, latency percentiles (ms), failures. */
+export interface Run {
+  rate: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  failed: number;
+}
+
+/** Options of {@linkcode wrk}. */
+export interface WrkOptions {
+  /** How long to run, in seconds. */
+  seconds: number;
+  /** POST the body with `bench/post.lua` (else GET). */
+  post: boolean;
+  /** The `Authorization` header of each POST. */
+  authorization?: string;
+}
+
+/** Runs wrk with `connections` against `url`. */
+export async function wrk(url: string, connections: number, options: WrkOptions): Promise<Run> {
+  const args = ["-t1", `-c${connections}`, `-d${options.seconds}s`, "--timeout", "10s"];
+  if (options.post) args.push("-s", `${ROOT}bench/post.lua`);
+  const out = await new Deno.Command("wrk", {
+    args: [...args, url],
+    env: { BENCH_BODY: BODY, BENCH_AUTHORIZATION: options.authorization ?? "" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!options.post) {
+    const rate = Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+    return { rate, p50: 0, p99: 0, p999: 0, failed: 0 };
+  }
+  const line = text.split("\n").find((l) => l.startsWith("{"));
+  if (!line) {
+    throw new Error(`wrk printed no summary:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  }
+  const s = JSON.parse(line);
+  return {
+    rate: (s.requests - s.non2xx) / (s.duration_us / 1e6),
+    p50: s.p50_us / 1000,
+    p99: s.p99_us / 1000,
+    p999: s.p999_us / 1000,
+    failed: s.non2xx + s.socket_errors,
+  };
+}
+
+/** The median of `xs` (the upper one of an even count). */
+export function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}

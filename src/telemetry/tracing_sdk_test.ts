@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { remoteContext, ROOT_CONTEXT, startSpan } from "./tracing.ts";
+import { startTracing } from "./tracing_sdk.ts";
+
+Deno.test("tracing SDK: new traces are sampled by ratio, a caller's sampled traceparent is followed", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => Response.json({}),
+  );
+  const tracing = startTracing({
+    endpoint: `http://127.0.0.1:${server.addr.port}`,
+    sampleRatio: 0,
+    serviceName: "test",
+  });
+  try {
+    const root = startSpan("root", ROOT_CONTEXT);
+    assert.equal(root.span.isRecording(), false, "ratio 0 records no new trace");
+    root.span.end();
+    const caller = remoteContext({
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    });
+    const child = startSpan("child", caller);
+    assert.equal(child.span.isRecording(), true, "the caller sampled it");
+    assert.equal(child.span.spanContext().traceId, "0af7651916cd43dd8448eb211c80319c");
+    child.span.end();
+  } finally {
+    await tracing.shutdown();
+    await server.shutdown();
+  }
+});
+
+Deno.test("tracing SDK: without an endpoint nothing is registered and spans do not record", async () => {
+  const tracing = startTracing({ endpoint: "", sampleRatio: 1, serviceName: "test" });
+  const { span } = startSpan("root", ROOT_CONTEXT);
+  assert.equal(span.isRecording(), false);
+  span.end();
+  await tracing.shutdown();
+});
