@@ -31,6 +31,7 @@ import {
   REPLAY_TARGET_EVENTS_PER_SECOND,
 } from "./subscribe.ts";
 import { BODY, median, type Run, wrk as runWrk } from "./wrk.ts";
+import type { BenchReport } from "./capacity.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const REPEATS = Number(Deno.env.get("BENCH_REPEATS") ?? 3);
@@ -438,4 +439,30 @@ for (const [name, r] of authRuns) {
     jwt >= AUTH_TARGETS.jwt,
     jwt.toFixed(3),
   );
+}
+
+/**
+ * `--json FILE`: the figures of this run, for the capacity plan
+ * (`deno task capacity --bench FILE`; see `bench/capacity.ts`).
+ */
+const jsonAt = Deno.args.indexOf("--json");
+if (jsonAt >= 0) {
+  const report: BenchReport = {
+    cores: navigator.hardwareConcurrency,
+    baselines: { hello, honoZod, kafkaRaw: raw },
+    publish: Object.fromEntries(
+      [...all].map(([backend, runs]) => [backend, Object.fromEntries(runs)]),
+    ),
+    subscriptions: {
+      durableP99Ms: lanes.durable.p99,
+      liveP99Ms: lanes.live.p99,
+      fanOutDeliveriesPerSecond: fan.deliveriesPerSecond,
+      bytesPerConnection: memory.bytesPerConnection,
+      replayEventsPerSecond: replay.eventsPerSecond,
+    },
+    tracing: Object.fromEntries(traced),
+    auth: Object.fromEntries(authRuns.map(([name, r]) => [name, r])),
+  };
+  await Deno.writeTextFile(Deno.args[jsonAt + 1], JSON.stringify(report, null, 2) + "\n");
+  console.log(`\nwrote ${Deno.args[jsonAt + 1]}`);
 }

@@ -11,4 +11,4 @@ bash "$services" start
 trap 'bash "$services" stop >/dev/null 2>&1 || true' EXIT
 # 10,000 WebSocket connections need more file descriptors than the usual default.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-deno run --frozen -A bench/main.ts
+deno run --frozen -A bench/main.ts "$@"
