@@ -11,7 +11,12 @@
  *
  * @module
  */
-import { KAFKA_BROKERS, startGateway, uniqueTopic } from "../testing/harness.ts";
+import {
+  type GatewayProcess,
+  KAFKA_BROKERS,
+  startGateway,
+  uniqueTopic,
+} from "../testing/harness.ts";
 import {
   apiKeysFile,
   jwksOf,
@@ -36,6 +41,26 @@ export interface AuthCost {
   jwt: number;
   apiKeyRatio: number;
   jwtRatio: number;
+  /**
+   * The gateway's CPU time per publish without credentials over that with an
+   * API key (median per round): the throughput share a CPU-bound process
+   * keeps. Unlike the wall-clock ratio it does not swing with what else the
+   * machine runs.
+   */
+  apiKeyCpuRatio: number;
+  /** The same for the ES256 JWT. */
+  jwtCpuRatio: number;
+}
+
+/** Clock ticks per second of `/proc/<pid>/stat`'s CPU times (`getconf CLK_TCK` on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) process `pid` has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name: state is the 3rd of stat(5), utime the 14th, stime the 15th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 type Variant = "none" | "apiKey" | "jwt";
@@ -87,29 +112,33 @@ export async function authCost(
     }),
   ]);
   const [open, keyed, jwtGateway] = gateways;
-  const variants: [Variant, string, string | undefined][] = [
-    ["none", open.url, undefined],
-    ["apiKey", keyed.url, `Bearer ${keys.keys.bench}`],
-    ["jwt", jwtGateway.url, `Bearer ${jwt}`],
+  const variants: [Variant, GatewayProcess, string | undefined][] = [
+    ["none", open, undefined],
+    ["apiKey", keyed, `Bearer ${keys.keys.bench}`],
+    ["jwt", jwtGateway, `Bearer ${jwt}`],
   ];
   const rates: Record<Variant, number[]> = { none: [], apiKey: [], jwt: [] };
-  const run = async (url: string, connections: number, authorization?: string) => {
-    const r = await wrk(`${url}/v1/identifications`, connections, {
+  const cpuPerEvent: Record<Variant, number[]> = { none: [], apiKey: [], jwt: [] };
+  const run = async (gateway: GatewayProcess, connections: number, authorization?: string) => {
+    const cpuBefore = await cpuSeconds(gateway.pid);
+    const r = await wrk(`${gateway.url}/v1/identifications`, connections, {
       seconds,
       post: true,
       authorization,
     });
-    if (r.failed > 0) throw new Error(`${r.failed} publishes failed at ${url}`);
-    return r.rate;
+    if (r.failed > 0) throw new Error(`${r.failed} publishes failed at ${gateway.url}`);
+    return { rate: r.rate, cpu: (await cpuSeconds(gateway.pid) - cpuBefore) / (r.rate * seconds) };
   };
   try {
     // Warm-up: JIT, connections, the verified-token cache.
-    for (const [, url, authorization] of variants) await run(url, 16, authorization);
+    for (const [, gateway, authorization] of variants) await run(gateway, 16, authorization);
     for (let i = 0; i < repeats; i++) {
       // Each round starts with another variant, so none of them is always first.
       for (let j = 0; j < variants.length; j++) {
-        const [name, url, authorization] = variants[(i + j) % variants.length];
-        rates[name].push(await run(url, 64, authorization));
+        const [name, gateway, authorization] = variants[(i + j) % variants.length];
+        const { rate, cpu } = await run(gateway, 64, authorization);
+        rates[name].push(rate);
+        cpuPerEvent[name].push(cpu);
       }
     }
   } finally {
@@ -117,12 +146,16 @@ export async function authCost(
     await Promise.all([Deno.remove(jwksFile), Deno.remove(keys.path)]);
   }
   const ratios = (variant: Variant) => median(rates[variant].map((r, i) => r / rates.none[i]));
+  const cpuRatios = (variant: Variant) =>
+    median(cpuPerEvent[variant].map((c, i) => cpuPerEvent.none[i] / c));
   return {
     none: median(rates.none),
     apiKey: median(rates.apiKey),
     jwt: median(rates.jwt),
     apiKeyRatio: ratios("apiKey"),
     jwtRatio: ratios("jwt"),
+    apiKeyCpuRatio: cpuRatios("apiKey"),
+    jwtCpuRatio: cpuRatios("jwt"),
   };
 }
 
@@ -140,7 +173,11 @@ if (import.meta.main) {
     console.log(
       `${name}, publish c=64: none ${Math.round(r.none)} events/s, API key ${
         Math.round(r.apiKey)
-      } (${r.apiKeyRatio.toFixed(3)}), ES256 JWT ${Math.round(r.jwt)} (${r.jwtRatio.toFixed(3)})`,
+      } (${r.apiKeyRatio.toFixed(3)}), ES256 JWT ${Math.round(r.jwt)} (${
+        r.jwtRatio.toFixed(3)
+      }); CPU per publish, none over: API key ${r.apiKeyCpuRatio.toFixed(3)}, JWT ${
+        r.jwtCpuRatio.toFixed(3)
+      }`,
     );
   }
 }
