@@ -213,3 +213,18 @@ Deno.test("client limits, origins and subscribable topics come from the environm
     (e: unknown) => e instanceof ConfigError && /allowed_origins/.test(e.message),
   );
 });
+
+Deno.test("every scalar setting has its variable: broker, retry wait, connect timeout, frame limit, SSE retry", () => {
+  const config = parseConfig(undefined, {
+    TASTESYNC_KAFKA_BROKER: "kafka:9092",
+    TASTESYNC_KAFKA_INITIAL_RETRY_MS: "250",
+    TASTESYNC_KAFKA_CONNECTION_TIMEOUT_MS: "3000",
+    TASTESYNC_SUBSCRIPTIONS_MAX_FRAME_BYTES: "8192",
+    TASTESYNC_SUBSCRIPTIONS_SSE_RETRY: "5s",
+  });
+  assert.equal(config.kafka.broker, "kafka:9092");
+  assert.equal(config.kafka.initial_retry_ms, 250);
+  assert.equal(config.kafka.connection_timeout_ms, 3000);
+  assert.equal(config.subscriptions.max_frame_bytes, 8192);
+  assert.equal(config.subscriptions.sse_retry, 5000);
+});
