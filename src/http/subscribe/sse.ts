@@ -17,7 +17,8 @@ import {
   stalledDetail,
 } from "./frames.ts";
 import type { Meter } from "./meter.ts";
-import { SendQueue, type SendQueueOptions } from "./queue.ts";
+import { Pacer } from "./pacer.ts";
+import type { SendQueueOptions } from "./queue.ts";
 import type { Ticker } from "./ticker.ts";
 
 const encoder = new TextEncoder();
@@ -33,14 +34,10 @@ export class SseSubscriber implements Subscriber {
   readonly acks = false;
   /** The response body. */
   readonly stream: ReadableStream<Uint8Array>;
-  readonly #options: SendQueueOptions;
-  readonly #queue: SendQueue;
+  readonly #pacer: Pacer;
   readonly #meter: Meter;
-  readonly #drainTicker: Ticker;
   readonly #onDone: () => void;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #onDrain = () => {};
-  #stopPolling?: () => void;
   #closed = false;
 
   /**
@@ -55,9 +52,7 @@ export class SseSubscriber implements Subscriber {
     drainTicker: Ticker,
     onDone: () => void,
   ) {
-    this.#options = options;
     this.#meter = meter;
-    this.#drainTicker = drainTicker;
     this.#onDone = onDone;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -69,21 +64,24 @@ export class SseSubscriber implements Subscriber {
         this.#finish();
       },
     }, new ByteLengthQueuingStrategy({ highWaterMark: options.maxQueueBytes }));
-    this.#queue = new SendQueue(
+    this.#pacer = new Pacer(
       options,
       () => Math.max(0, options.maxQueueBytes - (this.#controller.desiredSize ?? 0)),
+      meter,
+      drainTicker,
+      () => this.#end("slow-consumer", stalledDetail(options.stallTimeoutMs)),
     );
     this.#write(sseRetryFrame(retryMs));
   }
 
   /** Whether the client has credit for another event. */
   get writable(): boolean {
-    return this.#queue.writable;
+    return this.#pacer.writable;
   }
 
   /** Sets the listener told when credit comes back. */
   onDrain(listener: () => void): void {
-    this.#onDrain = listener;
+    this.#pacer.onDrain(listener);
   }
 
   /**
@@ -102,18 +100,13 @@ export class SseSubscriber implements Subscriber {
       return true;
     }
     const frame = encoder.encode(text);
-    const sent = this.#queue.offer(
-      () => inSpanSync("sse.send", delivery.context, () => this.#controller.enqueue(frame)),
+    const sent = this.#pacer.offer(
+      delivery,
       frame.byteLength,
+      () => inSpanSync("sse.send", delivery.context, () => this.#controller.enqueue(frame)),
     );
-    if (!sent) {
-      this.#meter.slow("overflow");
-      this.close("slow-consumer");
-      return false;
-    }
-    this.#meter.delivered(delivery);
-    if (this.#options.paced) this.#stopPolling ??= this.#drainTicker.add(() => this.#poll());
-    return true;
+    if (!sent) this.close("slow-consumer");
+    return sent;
   }
 
   /** Sends the ready frame. */
@@ -131,23 +124,6 @@ export class SseSubscriber implements Subscriber {
     this.#end(reason, CLOSE_REASONS[reason].detail);
   }
 
-  #poll(): void {
-    if (this.#closed) return;
-    switch (this.#queue.poll()) {
-      case "drained":
-        this.#onDrain();
-        break;
-      case "stalled":
-        this.#meter.slow("stalled");
-        this.#end("slow-consumer", stalledDetail(this.#options.stallTimeoutMs));
-        break;
-      case "idle":
-        this.#stopPolling?.();
-        this.#stopPolling = undefined;
-        break;
-    }
-  }
-
   /**
    * Writes the error frame and ends the stream, and the subscription with it:
    * the feed and the gauges do not wait for the client. What is still queued
@@ -162,12 +138,11 @@ export class SseSubscriber implements Subscriber {
   }
 
   #finish(): void {
-    this.#stopPolling?.();
-    this.#stopPolling = undefined;
+    this.#pacer.stop();
     this.#onDone();
   }
 
   #write(text: string): void {
-    if (!this.#closed) this.#queue.control(() => this.#controller.enqueue(encoder.encode(text)));
+    if (!this.#closed) this.#pacer.control(() => this.#controller.enqueue(encoder.encode(text)));
   }
 }

@@ -20,7 +20,8 @@ import {
   wsEventFrame,
 } from "./frames.ts";
 import type { Meter } from "./meter.ts";
-import { SendQueue, type SendQueueOptions } from "./queue.ts";
+import { Pacer } from "./pacer.ts";
+import type { SendQueueOptions } from "./queue.ts";
 import type { Ticker } from "./ticker.ts";
 
 /**
@@ -34,13 +35,8 @@ export class WebSocketSubscriber implements Subscriber {
   /** WebSocket clients ack each event. */
   readonly acks = true;
   readonly #socket: WebSocket;
-  readonly #queue: SendQueue;
-  readonly #options: SendQueueOptions;
-  readonly #meter: Meter;
-  readonly #drainTicker: Ticker;
+  readonly #pacer: Pacer;
   readonly #onDone: () => void;
-  #onDrain = () => {};
-  #stopPolling?: () => void;
   #closed = false;
   #done = false;
 
@@ -57,39 +53,42 @@ export class WebSocketSubscriber implements Subscriber {
     onDone: () => void,
   ) {
     this.#socket = socket;
-    this.#options = options;
-    this.#queue = new SendQueue(options, () => socket.bufferedAmount);
-    this.#meter = meter;
-    this.#drainTicker = drainTicker;
+    this.#pacer = new Pacer(
+      options,
+      () => socket.bufferedAmount,
+      meter,
+      drainTicker,
+      () =>
+        this.#close(
+          CLOSE_CODES.slowConsumer,
+          "slow-consumer",
+          stalledDetail(options.stallTimeoutMs),
+        ),
+    );
     this.#onDone = onDone;
   }
 
   /** Whether the client has credit for another event. */
   get writable(): boolean {
-    return this.#queue.writable;
+    return this.#pacer.writable;
   }
 
   /** Sets the listener told when credit comes back. */
   onDrain(listener: () => void): void {
-    this.#onDrain = listener;
+    this.#pacer.onDrain(listener);
   }
 
   /** Sends the event frame of `delivery`; a bounded queue that overflows closes the socket. */
   send(delivery: Delivery): boolean {
     if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return false;
     const frame = delivery.frame(wsEventFrame);
-    const sent = this.#queue.offer(
-      () => inSpanSync("websocket.send", delivery.context, () => this.#socket.send(frame)),
+    const sent = this.#pacer.offer(
+      delivery,
       frame.length,
+      () => inSpanSync("websocket.send", delivery.context, () => this.#socket.send(frame)),
     );
-    if (!sent) {
-      this.#meter.slow("overflow");
-      this.close("slow-consumer");
-      return false;
-    }
-    this.#meter.delivered(delivery);
-    if (this.#options.paced) this.#stopPolling ??= this.#drainTicker.add(() => this.#poll());
-    return true;
+    if (!sent) this.close("slow-consumer");
+    return sent;
   }
 
   /** Sends the acked frame of `cursor`: the client's ack of it is committed. */
@@ -124,27 +123,6 @@ export class WebSocketSubscriber implements Subscriber {
     this.#finish();
   }
 
-  #poll(): void {
-    if (this.#closed) return;
-    switch (this.#queue.poll()) {
-      case "drained":
-        this.#onDrain();
-        break;
-      case "stalled":
-        this.#meter.slow("stalled");
-        this.#close(
-          CLOSE_CODES.slowConsumer,
-          "slow-consumer",
-          stalledDetail(this.#options.stallTimeoutMs),
-        );
-        break;
-      case "idle":
-        this.#stopPolling?.();
-        this.#stopPolling = undefined;
-        break;
-    }
-  }
-
   /**
    * Sends the error frame and the close frame, and ends the subscription at
    * once: the feed and the gauges do not wait for the client. Deno keeps the
@@ -160,8 +138,7 @@ export class WebSocketSubscriber implements Subscriber {
   }
 
   #finish(): void {
-    this.#stopPolling?.();
-    this.#stopPolling = undefined;
+    this.#pacer.stop();
     if (this.#done) return;
     this.#done = true;
     this.#onDone();
@@ -169,7 +146,7 @@ export class WebSocketSubscriber implements Subscriber {
 
   #write(text: string): void {
     if (!this.#closed && this.#socket.readyState === WebSocket.OPEN) {
-      this.#queue.control(() => this.#socket.send(text));
+      this.#pacer.control(() => this.#socket.send(text));
     }
   }
 }
