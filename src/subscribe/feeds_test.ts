@@ -3,9 +3,9 @@ import { DURABLE_HEADER, InProcessBus } from "../bus/live_bus.ts";
 import type { EventLog, RecordHandler, StoredRecord } from "../log/event_log.ts";
 import { jsonLogger } from "../telemetry/logger.ts";
 import { decodeCursor } from "./cursor.ts";
-import type { Delivery, Subscriber } from "./delivery.ts";
 import { DurableFeed, LiveFeed } from "./feeds.ts";
 import { MATCH_ALL } from "./filter.ts";
+import { TestSubscriber } from "../../testing/test_subscriber.ts";
 
 /** A two-partition log whose reader records pauses and hands over what a test writes. */
 function fakeLog() {
@@ -45,43 +45,14 @@ function fakeLog() {
   return { log, paused, batch };
 }
 
-/** A subscriber whose client takes `credit` more events, then has to drain. */
-class Client implements Subscriber {
-  readonly acks = true;
-  readonly got: Delivery[] = [];
-  credit = Infinity;
-  #drained = () => {};
-  get writable() {
-    return this.credit > 0;
-  }
-  send(d: Delivery) {
-    this.got.push(d);
-    this.credit--;
-    return true;
-  }
-  onDrain(listener: () => void) {
-    this.#drained = listener;
-  }
-  /** The client drained: it takes `credit` more. */
-  drain(credit = Infinity) {
-    this.credit = credit;
-    this.#drained();
-  }
-  ready() {}
-  close() {}
-  ids() {
-    return this.got.map((d) => d.envelope.event_id);
-  }
-}
-
 const logger = jsonLogger("error", () => {});
 const ids = (n: number, prefix = "e") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 Deno.test("DurableFeed sends at the pace of its slowest subscriber and pauses the reader meanwhile", async () => {
   const { log, paused, batch } = fakeLog();
   const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {});
-  const fast = new Client();
-  const slow = new Client();
+  const fast = new TestSubscriber();
+  const slow = new TestSubscriber();
   slow.credit = 4;
   feed.attach(fast, MATCH_ALL);
   feed.attach(slow, MATCH_ALL);
@@ -104,8 +75,8 @@ Deno.test("DurableFeed sends at the pace of its slowest subscriber and pauses th
 Deno.test("DurableFeed goes on without a subscriber that leaves while it has no credit", async () => {
   const { log, paused, batch } = fakeLog();
   const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {});
-  const fast = new Client();
-  const stalled = new Client();
+  const fast = new TestSubscriber();
+  const stalled = new TestSubscriber();
   stalled.credit = 1;
   feed.attach(fast, MATCH_ALL);
   feed.attach(stalled, MATCH_ALL);
@@ -121,14 +92,14 @@ Deno.test("DurableFeed goes on without a subscriber that leaves while it has no 
 Deno.test("DurableFeed's cursor is the position after the last event sent, not the last one read", async () => {
   const { log, batch } = fakeLog();
   const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {});
-  const slow = new Client();
+  const slow = new TestSubscriber();
   slow.credit = 3;
   feed.attach(slow, MATCH_ALL);
   batch(ids(6));
   // Events 0 and 2 went to partition 0, event 1 to partition 1.
   assert.deepEqual(decodeCursor(feed.cursor()).next, new Map([[0, 2n], [1, 1n]]));
   // A subscriber joining now starts there and gets the rest, in order, with the others.
-  const late = new Client();
+  const late = new TestSubscriber();
   feed.attach(late, MATCH_ALL);
   slow.drain();
   assert.deepEqual(late.ids(), ["e3", "e4", "e5"]);
@@ -140,7 +111,7 @@ Deno.test("DurableFeed stops sending once its last subscriber left, and takes no
   const { log, batch } = fakeLog();
   let gone = false;
   const feed = await DurableFeed.open(log, "t", new Map(), logger, () => gone = true);
-  const only = new Client();
+  const only = new TestSubscriber();
   only.credit = 1;
   feed.attach(only, MATCH_ALL);
   batch(ids(3));
@@ -148,13 +119,13 @@ Deno.test("DurableFeed stops sending once its last subscriber left, and takes no
   assert.ok(gone);
   only.drain();
   assert.deepEqual(only.ids(), ["e0"]);
-  assert.equal(feed.attach(new Client(), MATCH_ALL), false);
+  assert.equal(feed.attach(new TestSubscriber(), MATCH_ALL), false);
 });
 
 Deno.test("LiveFeed drops a repeat of an event id and marks a mirror sent before the durable ack", async () => {
   const bus = new InProcessBus();
   const feed = await LiveFeed.open(bus, "n.>", () => {});
-  const client = new Client();
+  const client = new TestSubscriber();
   feed.attach(client, MATCH_ALL);
   const message = (id: string, headers: Record<string, string> = {}) => ({
     subject: "n.customer_identified",

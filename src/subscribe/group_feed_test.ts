@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import type { EventLog, GroupHandler, StoredRecord } from "../log/event_log.ts";
 import { jsonLogger } from "../telemetry/logger.ts";
 import { decodeCursor, encodeCursor, InvalidCursorError } from "./cursor.ts";
-import type { Delivery, Subscriber } from "./delivery.ts";
 import { MATCH_ALL } from "./filter.ts";
 import { GroupFeed } from "./group_feed.ts";
+import { TestSubscriber } from "../../testing/test_subscriber.ts";
 
 /** A log whose group hands every partition to this process and records commits. */
 function fakeLog() {
@@ -50,39 +50,6 @@ function fakeLog() {
   return { log, commits, paused, write, batch, refuse };
 }
 
-/** A member whose client takes `credit` more events, then has to drain. */
-class Member implements Subscriber {
-  readonly got: Delivery[] = [];
-  credit = Infinity;
-  #drained = () => {};
-  constructor(readonly acks = true) {}
-  get writable() {
-    return this.credit > 0;
-  }
-  send(d: Delivery) {
-    this.got.push(d);
-    this.credit--;
-    return true;
-  }
-  onDrain(listener: () => void) {
-    this.#drained = listener;
-  }
-  /** The client drained: it takes `credit` more. */
-  drain(credit = Infinity) {
-    this.credit = credit;
-    this.#drained();
-  }
-  readonly confirmed: string[] = [];
-  confirm(cursor: string) {
-    this.confirmed.push(cursor);
-  }
-  ready() {}
-  close() {}
-  ids() {
-    return this.got.map((d) => d.envelope.event_id);
-  }
-}
-
 const options = { ackTimeoutMs: 60_000, maxInFlight: 3, dedupWindowMs: 60_000 };
 const logger = jsonLogger("error", () => {});
 const flush = () => new Promise((r) => setTimeout(r, 0));
@@ -90,8 +57,8 @@ const flush = () => new Promise((r) => setTimeout(r, 0));
 Deno.test("GroupFeed gives each partition to one member and commits as members ack", async () => {
   const { log, commits, write } = fakeLog();
   const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
-  const a = new Member();
-  const b = new Member();
+  const a = new TestSubscriber();
+  const b = new TestSubscriber();
   feed.attach(a, MATCH_ALL);
   feed.attach(b, MATCH_ALL);
   write(0, "p0-a");
@@ -112,7 +79,7 @@ Deno.test("GroupFeed gives each partition to one member and commits as members a
 Deno.test("GroupFeed confirms no ack whose commit failed until a later commit covers it", async () => {
   const { log, commits, write, refuse } = fakeLog();
   const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
-  const a = new Member();
+  const a = new TestSubscriber();
   feed.attach(a, MATCH_ALL);
   write(0, "c1");
   write(0, "c2");
@@ -133,8 +100,8 @@ Deno.test("GroupFeed confirms no ack whose commit failed until a later commit co
 Deno.test("GroupFeed moves a leaving member's unacked events to another and never redelivers acked ones", async () => {
   const { log, write } = fakeLog();
   const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
-  const a = new Member();
-  const b = new Member();
+  const a = new TestSubscriber();
+  const b = new TestSubscriber();
   feed.attach(a, MATCH_ALL);
   feed.attach(b, MATCH_ALL);
   write(0, "x1");
@@ -159,7 +126,7 @@ Deno.test("GroupFeed redelivers after the ack timeout and pauses a full partitio
     logger,
     () => {},
   );
-  const a = new Member();
+  const a = new TestSubscriber();
   feed.attach(a, MATCH_ALL);
   write(0, "y1");
   write(0, "y2");
@@ -177,7 +144,7 @@ Deno.test("GroupFeed redelivers after the ack timeout and pauses a full partitio
 Deno.test("GroupFeed rejects an ack for a cursor never sent, and auto-acks members that cannot ack", async () => {
   const { log, commits, write } = fakeLog();
   const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
-  const sse = new Member(false);
+  const sse = new TestSubscriber(false);
   feed.attach(sse, MATCH_ALL);
   write(0, "z1");
   await flush();
@@ -201,7 +168,7 @@ Deno.test("GroupFeed hands a partition over at its member's pace: records wait w
     logger,
     () => {},
   );
-  const a = new Member();
+  const a = new TestSubscriber();
   a.credit = 4;
   feed.attach(a, MATCH_ALL);
   const ids = Array.from({ length: 10 }, (_, i) => `b${i}`);
@@ -220,7 +187,7 @@ Deno.test("GroupFeed hands a partition over at its member's pace: records wait w
 Deno.test("GroupFeed acks free credit: at most maxInFlight unacked, the rest follows each ack in order", async () => {
   const { log, paused, batch } = fakeLog();
   const feed = await GroupFeed.open(log, "t", "g", "earliest", options, logger, () => {});
-  const a = new Member();
+  const a = new TestSubscriber();
   feed.attach(a, MATCH_ALL);
   const ids = Array.from({ length: 8 }, (_, i) => `c${i}`);
   batch(ids);
@@ -248,13 +215,13 @@ Deno.test("GroupFeed gives a stalled member's partition and its waiting records 
     logger,
     () => {},
   );
-  const a = new Member();
+  const a = new TestSubscriber();
   a.credit = 2;
   feed.attach(a, MATCH_ALL);
   const ids = Array.from({ length: 5 }, (_, i) => `d${i}`);
   batch(ids);
   assert.deepEqual(a.ids(), ids.slice(0, 2));
-  const b = new Member();
+  const b = new TestSubscriber();
   feed.attach(b, MATCH_ALL);
   // Partition 0 stays with a (the first member); it leaves, and b gets its unacked and waiting events.
   feed.detach(a);
@@ -267,7 +234,7 @@ Deno.test("GroupFeed keeps records read before any member, and hands them over a
   const feed = await GroupFeed.open(log, "t", "g", "earliest", options, logger, () => {});
   batch(["w0", "w1"]);
   assert.ok(paused.has(0), "no member yet: the records wait, the reader is paused");
-  const a = new Member();
+  const a = new TestSubscriber();
   feed.attach(a, MATCH_ALL);
   assert.deepEqual(a.ids(), [], "nothing before the caller's ready frame");
   await new Promise((r) => setTimeout(r, 0));
