@@ -5,6 +5,7 @@
  * @module
  */
 import type { Hono } from "hono";
+import { hostname } from "node:os";
 import { createGatewayAuth } from "./auth/gateway_auth.ts";
 import { InProcessBus, type LiveBus } from "./bus/live_bus.ts";
 import { NatsBus } from "./bus/nats_bus.ts";
@@ -71,8 +72,21 @@ export function createEventLog(config: Config, logger: Logger): EventLog {
     requestTimeoutMs: k.request_timeout_ms,
     publishTimeoutMs: k.publish_timeout_ms,
     dedupWindowMs: config.dedup.window,
+    transactionalId: k.transactional_id ?? defaultTransactionalId(config),
     ...kafkaSecurity(config),
   }, logger);
+}
+
+/**
+ * `<client_id>-<hostname>-<http.port>`: no two live processes share it (they
+ * cannot listen on the same host and port), and a process restarted in the
+ * same place gets the same one back, so it fences its predecessor's
+ * transactions at once instead of waiting for them to time out. On port 0
+ * (any free port) a random suffix stands in for the port.
+ */
+export function defaultTransactionalId(config: Config): string {
+  const place = config.http.port === 0 ? crypto.randomUUID() : config.http.port;
+  return `${config.kafka.client_id}-${hostname()}-${place}`;
 }
 
 /** The live bus the settings ask for: NATS when a URL is set, else in-process. */

@@ -313,11 +313,13 @@ export class Cluster {
             // The envelope is the contract; the adapter's own headers may change.
             const id = String(JSON.parse(m.value?.toString() ?? "{}").event_id);
             out.push({ id, partition: batch.partition, offset: BigInt(m.offset) });
-            const end = remaining.get(batch.partition);
-            if (end !== undefined && BigInt(m.offset) + 1n >= end) {
-              remaining.delete(batch.partition);
-              if (remaining.size === 0) resolve();
-            }
+          }
+          // The batch's last offset counts transaction markers, which are not messages: the end
+          // offset of a topic written in transactions is one past a marker.
+          const end = remaining.get(batch.partition);
+          if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
+            remaining.delete(batch.partition);
+            if (remaining.size === 0) resolve();
           }
           return Promise.resolve();
         },

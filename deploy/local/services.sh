@@ -503,6 +503,11 @@ share.coordinator.state.topic.num.partitions=10
 # Tests: no 3 s wait before the first consumer group rebalance.
 group.initial.rebalance.delay.ms=0
 
+# The gateway writes each batch in a transaction. One left open by a killed
+# gateway holds back read_committed readers of its partition until it times
+# out (the gateway's publish timeout, 5 s): look for such every second, not 10.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
+
 # 2 shared cores: fewer threads than the production defaults (3 and 8).
 num.network.threads=2
 num.io.threads=4

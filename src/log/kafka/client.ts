@@ -7,6 +7,7 @@
  */
 import type { Broker, RecordsBatch } from "@platformatic/kafka";
 import type { StoredRecord } from "../event_log.ts";
+import { AbortedFilter, type AbortedTransaction } from "./aborted_filter.ts";
 
 /** Header that carries the event id, so any gateway can rebuild its dedup window. */
 export const EVENT_ID_HEADER = "tastesync-event-id";
@@ -111,18 +112,34 @@ export interface FetchedRecord extends StoredRecord {
   timestamp: number;
 }
 
+/** The records of one fetched partition, and where the next fetch starts. */
+export interface DecodedBatches {
+  /** Committed records at or after the offset asked for, in order. */
+  records: FetchedRecord[];
+  /** The offset after the last whole batch, or the offset asked for when there was none. */
+  next: bigint;
+}
+
 /**
- * The records of fetched `batches` of `topic`/`partition` from offset `from`
- * on (a batch may begin before the offset that was asked for).
+ * The committed records of fetched `batches` of `topic`/`partition` from
+ * offset `from` on (a batch may begin before the offset that was asked for):
+ * transaction markers and the batches of `aborted` transactions are skipped,
+ * and `next` moves past them too.
  */
 export function decodeBatches(
   topic: string,
   partition: number,
   batches: readonly RecordsBatch[],
   from: bigint,
-): FetchedRecord[] {
+  aborted?: readonly AbortedTransaction[] | null,
+): DecodedBatches {
+  const filter = new AbortedFilter(aborted);
   const records: FetchedRecord[] = [];
+  let next = from;
   for (const batch of batches) {
+    const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+    if (last >= next) next = last + 1n;
+    if (filter.skip(batch.attributes, batch.producerId, last)) continue;
     for (const record of batch.records) {
       const offset = batch.firstOffset + BigInt(record.offsetDelta);
       if (offset < from) continue;
@@ -141,5 +158,5 @@ export function decodeBatches(
       });
     }
   }
-  return records;
+  return { records, next };
 }

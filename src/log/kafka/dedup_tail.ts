@@ -37,29 +37,24 @@ export interface DedupTailOptions {
 /** Tails the topic into a {@linkcode DedupWindow}. */
 export class DedupTail {
   readonly #reader: KafkaReader;
-  readonly #admin: TopicAdmin;
-  readonly #options: DedupTailOptions;
   /** Waiters for a partition to be read up to an offset. */
   readonly #waiters = new Set<{ partition: number; until: bigint; done: () => void }>();
 
   private constructor(
     options: DedupTailOptions,
-    admin: TopicAdmin,
     window: DedupWindow,
     from: Map<number, bigint>,
   ) {
-    this.#options = options;
-    this.#admin = admin;
     this.#reader = new KafkaReader({
       connection: options.connection,
       topic: options.topic,
       from,
       logger: options.logger,
       role: "dedup",
-      onRecords: (partition, records) => {
+      onRecords: (_, records) => {
         for (const record of records) remember(window, record);
-        this.#progress(partition);
       },
+      onProgress: (partition) => this.#progress(partition),
     });
   }
 
@@ -83,21 +78,18 @@ export class DedupTail {
       { from: from.get(partition) ?? high, until: high },
     ]));
     const loaded = await loadWindow({ connection, topic, ranges, leaders }, window);
-    const tail = new DedupTail(options, admin, window, loaded);
+    const tail = new DedupTail(options, window, loaded);
     await tail.#reader.start();
     return tail;
   }
 
   /**
-   * Resolves once every record appended to `partition` before the call has
-   * been read into the window, so an id not found there afterwards is not in
-   * the log. Rejects when the partition's end cannot be learnt (its leader is
-   * down).
+   * Resolves once `partition` has been read past `offset`: its transaction
+   * is then committed (and the record is in the window) or aborted (and it
+   * is not in the log). Waits as long as that transaction is open.
    */
-  async settle(partition: number): Promise<void> {
-    const [end] = (await this.#admin.offsets(this.#options.topic, this.#options.partitions))
-      .filter((o) => o.partition === partition);
-    await this.#readUpTo(partition, end.high);
+  settle(partition: number, offset: bigint): Promise<void> {
+    return this.#readUpTo(partition, offset + 1n);
   }
 
   /** Stops tailing. */

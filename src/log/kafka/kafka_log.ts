@@ -4,10 +4,12 @@
  * the dedup tail ({@linkcode DedupTail}), topic administration
  * ({@linkcode TopicAdmin}) and consumer groups ({@linkcode GroupConsumers}).
  *
- * A record whose write failed or timed out after it was sent is "in doubt":
- * it may be in the log. A retry of its event id first waits until the dedup
- * tail has read its partition to the end, then answers as a duplicate if it
- * is there, or writes it if not, so one event is never written twice.
+ * Records are written in Kafka transactions and read committed, so a write
+ * that was not acknowledged is invisible to everyone and a retry writes the
+ * one copy. Only a record whose commit was under way when its answer was due
+ * is "in doubt": a retry of its event id on this process first waits until
+ * the dedup tail has read past its offset, then answers as a duplicate if it
+ * is there, or writes it if not.
  *
  * @module
  */
@@ -35,7 +37,7 @@ import {
 } from "./client.ts";
 import { DedupTail } from "./dedup_tail.ts";
 import { GroupConsumers } from "./group_consumer.ts";
-import { PartitionedProducer, PublishTimeoutError } from "./producer.ts";
+import { PartitionedProducer, ProduceFailedError, PublishTimeoutError } from "./producer.ts";
 import { KafkaReader } from "./reader.ts";
 
 /** Options of {@linkcode KafkaLog}. */
@@ -54,6 +56,8 @@ export interface KafkaLogOptions extends KafkaConnection {
   publishTimeoutMs: number;
   /** How long an event id is remembered, in ms. */
   dedupWindowMs: number;
+  /** Prefix of the transactional ids: unique among live processes, kept across restarts. */
+  transactionalId: string;
 }
 
 /**
@@ -85,8 +89,8 @@ export class KafkaLog implements EventLog {
   readonly #groups: GroupConsumers;
   readonly #dedup: DedupWindow;
   readonly #readers = new Set<KafkaReader>();
-  /** Event ids whose write may or may not be in the log, by partition. */
-  readonly #inDoubt = new Map<string, number>();
+  /** Event ids whose commit may or may not have gone through, with where the record would be. */
+  readonly #inDoubt = new Map<string, { partition: number; offset: bigint }>();
   #tail?: DedupTail;
   #partitionCount = 0;
   #started = false;
@@ -118,7 +122,7 @@ export class KafkaLog implements EventLog {
     const doubtful = this.#inDoubt.get(record.eventId);
     if (doubtful !== undefined) {
       await within(
-        this.#tail!.settle(doubtful),
+        this.#tail!.settle(doubtful.partition, doubtful.offset),
         deadline - Date.now(),
         () => new EventLogUnavailableError("Kafka cannot confirm an earlier write of this event"),
       ).catch((error) => {
@@ -161,13 +165,15 @@ export class KafkaLog implements EventLog {
       remember(offset);
       return { topic, partition, offset: String(offset), duplicate: false };
     } catch (error) {
-      if (!(error instanceof PublishTimeoutError) || error.sent) {
-        this.#inDoubt.set(record.eventId, partition);
-      }
+      const maybeAt = error instanceof PublishTimeoutError || error instanceof ProduceFailedError
+        ? error.maybeAt
+        : undefined;
+      if (maybeAt !== undefined) this.#inDoubt.set(record.eventId, { partition, offset: maybeAt });
       this.#logger.log("warn", "Kafka write not acknowledged", {
         component: "kafka",
         partition,
         error: String(error),
+        reason: kafkaFailure(error).reason,
       });
       throw new EventLogUnavailableError("Kafka did not acknowledge the write", { cause: error });
     }

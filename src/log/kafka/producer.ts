@@ -1,29 +1,35 @@
 /**
- * The Kafka write path: an idempotent `@platformatic/kafka` producer
- * (acks=all) with one queue per partition. Each partition has at most one
- * batch in flight, so a partition whose leader is gone holds back only its
- * own records; the others keep flowing. Every record is answered by its
- * deadline: with its offset, or with {@linkcode PublishTimeoutError} /
- * {@linkcode ProduceFailedError}, after which its fate is unknown until the
- * log is read (the caller settles that).
+ * The Kafka write path: one queue per partition, and each partition's batch
+ * written as one Kafka transaction ({@linkcode TransactionalPartition}).
+ * Each partition has at most one batch in flight, so a partition whose leader
+ * is gone holds back only its own records; the others keep flowing.
+ *
+ * A batch is committed only while every record in it still waits for its
+ * answer. A record answered `503` at its deadline is in an aborted
+ * transaction, so no reader (all read committed records only) ever sees it,
+ * and a retry of it, on this process or another, writes the one copy. Only a
+ * record whose commit was under way when its deadline passed is in doubt;
+ * its error says at which offset ({@linkcode PublishTimeoutError.maybeAt}).
  *
  * @module
  */
-import { Producer, stringSerializers } from "@platformatic/kafka";
-import { clientOptions, type KafkaConnection } from "./client.ts";
+import {
+  type PartitionMessage,
+  type PartitionTransactions,
+  TransactionalPartition,
+} from "./transactional_partition.ts";
+import type { KafkaConnection } from "./client.ts";
+
+export type { PartitionMessage } from "./transactional_partition.ts";
 
 /** Most records in one produce request, per partition. @default 500 */
 export const DEFAULT_MAX_BATCH = 500;
-
-/** A record for one partition. */
-export interface PartitionMessage {
-  /** Partition key. */
-  key: string;
-  /** The envelope JSON. */
-  value: string;
-  /** Record headers. */
-  headers: Record<string, string>;
-}
+/**
+ * Transactions a record is tried in before its failure is answered: a write
+ * can fail because the producer's state was lost (a restarted broker), and a
+ * new producer then succeeds at once.
+ */
+const MAX_WRITE_ATTEMPTS = 3;
 
 /** Options of {@linkcode PartitionedProducer}. */
 export interface PartitionedProducerOptions extends KafkaConnection {
@@ -35,30 +41,41 @@ export interface PartitionedProducerOptions extends KafkaConnection {
   lingerMs: number;
   /** Longest a record waits for its answer, in ms. */
   publishTimeoutMs: number;
+  /** Prefix of the partitions' transactional ids: unique among live processes, kept across restarts. */
+  transactionalId: string;
 }
 
-/** The record was not acknowledged by its deadline; it may still be written. */
+/** The record was not acknowledged by its deadline. */
 export class PublishTimeoutError extends Error {
   /** Trying again later may succeed. */
   readonly retriable = true;
-  /** Whether the record was handed to a broker (if not, it was withdrawn and is not written). */
-  readonly sent: boolean;
-  /** `sent` says whether the record may still be written. */
-  constructor(message: string, sent: boolean, options?: ErrorOptions) {
+  /**
+   * The offset the record has if its transaction's commit, under way at the
+   * deadline, goes through; `undefined` when it is certainly not written.
+   */
+  readonly maybeAt?: bigint;
+  /** `maybeAt` is set when the record may still be written there. */
+  constructor(message: string, maybeAt?: bigint, options?: ErrorOptions) {
     super(message, options);
     this.name = "PublishTimeoutError";
-    this.sent = sent;
+    this.maybeAt = maybeAt;
   }
 }
 
-/** Kafka did not acknowledge the record's batch; it may or may not be written. */
+/** Kafka did not take the record's batch. */
 export class ProduceFailedError extends Error {
   /** Trying again later may succeed. */
   readonly retriable = true;
+  /**
+   * The offset the record has if the commit that failed to answer did go
+   * through; `undefined` when its transaction is aborted.
+   */
+  readonly maybeAt?: bigint;
   /** The batch failed; `cause` says how. */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & { maybeAt?: bigint }) {
     super(message, options);
     this.name = "ProduceFailedError";
+    this.maybeAt = options?.maybeAt;
   }
 }
 
@@ -67,35 +84,41 @@ interface Pending {
   resolve: (offset: bigint) => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout>;
-  sent: boolean;
+  /** Answered already (by its deadline or its batch). */
   settled: boolean;
+  /** Transactions it was written in. */
+  attempts: number;
+  /** Its offset once the commit of its transaction is under way. */
+  committing?: bigint;
   /** Told the batch's real outcome when it arrives after the deadline. */
   late?: (outcome: bigint | Error) => void;
 }
 
-/** What {@linkcode PartitionedProducer} needs of a Kafka producer (tests hand in a fake). */
-export type ProducerClient = Pick<Producer<string, string, string, string>, "send" | "close">;
+/** Makes the transactions of one partition (tests hand in fakes). */
+export type PartitionFactory = (partition: number) => PartitionTransactions;
 
 /** Writes records to chosen partitions of one topic, each partition on its own. */
 export class PartitionedProducer {
   readonly #options: PartitionedProducerOptions;
-  readonly #producer: ProducerClient;
+  readonly #factory: PartitionFactory;
+  readonly #partitions = new Map<number, PartitionTransactions>();
   readonly #queues = new Map<number, Pending[]>();
   readonly #inFlight = new Map<number, Promise<void>>();
 
   /**
-   * A producer for `options.topic` on an idempotent `@platformatic/kafka`
-   * producer (acks=all) that connects on first use, or on `client`.
+   * A producer for `options.topic`: per partition, a transactional producer
+   * with id `<transactionalId>-<partition>` that connects on first use (or
+   * what `factory` makes).
    */
-  constructor(options: PartitionedProducerOptions, client?: ProducerClient) {
+  constructor(options: PartitionedProducerOptions, factory?: PartitionFactory) {
     this.#options = options;
-    this.#producer = client ?? new Producer({
-      ...clientOptions(options, "producer"),
-      idempotent: true,
-      acks: -1,
-      autocreateTopics: false,
-      serializers: stringSerializers,
-    });
+    this.#factory = factory ?? ((partition) =>
+      new TransactionalPartition({
+        ...options,
+        partition,
+        transactionalId: `${options.transactionalId}-${partition}`,
+        transactionTimeoutMs: options.publishTimeoutMs,
+      }));
   }
 
   /**
@@ -103,7 +126,7 @@ export class PartitionedProducer {
    * after `timeoutMs` (the publish timeout by default) with
    * {@linkcode PublishTimeoutError}, or earlier with
    * {@linkcode ProduceFailedError}; `late` then hears the real outcome of a
-   * record that was sent, if it ever arrives.
+   * record whose commit was under way, when it arrives.
    */
   send(
     partition: number,
@@ -116,37 +139,39 @@ export class PartitionedProducer {
         message,
         resolve,
         reject,
-        sent: false,
         settled: false,
+        attempts: 0,
         late,
         timer: setTimeout(() => this.#expire(partition, pending), Math.max(0, timeoutMs)),
       };
-      const queue = this.#queues.get(partition) ?? [];
-      queue.push(pending);
-      this.#queues.set(partition, queue);
-      if (!this.#inFlight.has(partition)) this.#schedule(partition);
+      this.#enqueue(partition, [pending]);
     });
   }
 
   /** Waits for the batches in flight, then closes the connections. */
   async close(): Promise<void> {
     await Promise.allSettled(this.#inFlight.values());
-    await this.#producer.close(true);
+    await Promise.allSettled([...this.#partitions.values()].map((p) => p.close()));
+  }
+
+  #enqueue(partition: number, records: Pending[]): void {
+    const queue = this.#queues.get(partition) ?? [];
+    queue.push(...records);
+    this.#queues.set(partition, queue);
+    if (!this.#inFlight.has(partition)) this.#schedule(partition);
   }
 
   #expire(partition: number, pending: Pending): void {
     if (pending.settled) return;
     pending.settled = true;
-    if (!pending.sent) {
-      // Never handed to a broker: withdraw it, so it is certainly not written.
-      const queue = this.#queues.get(partition) ?? [];
-      const at = queue.indexOf(pending);
-      if (at >= 0) queue.splice(at, 1);
-    }
+    // Still queued: withdraw it. In a batch being written: that batch is aborted, not committed.
+    const queue = this.#queues.get(partition) ?? [];
+    const at = queue.indexOf(pending);
+    if (at >= 0) queue.splice(at, 1);
     pending.reject(
       new PublishTimeoutError(
         `Kafka did not acknowledge the record within ${this.#options.publishTimeoutMs} ms`,
-        pending.sent,
+        pending.committing,
       ),
     );
   }
@@ -157,46 +182,75 @@ export class PartitionedProducer {
       await new Promise((r) => delay > 0 ? setTimeout(r, delay) : setImmediate(r));
       for (;;) {
         const queue = this.#queues.get(partition) ?? [];
-        if (queue.length === 0) break;
-        await this.#sendBatch(partition, queue.splice(0, this.#options.maxBatch));
+        if (queue.length === 0) {
+          // In the same turn as the check: a record queued after it starts a new flight.
+          this.#inFlight.delete(partition);
+          return;
+        }
+        await this.#writeBatch(partition, queue.splice(0, this.#options.maxBatch));
       }
     };
-    const flight = run().finally(() => this.#inFlight.delete(partition));
+    const flight: Promise<void> = run().finally(() => {
+      if (this.#inFlight.get(partition) === flight) this.#inFlight.delete(partition);
+    });
     this.#inFlight.set(partition, flight);
   }
 
-  async #sendBatch(partition: number, batch: Pending[]): Promise<void> {
-    const { topic } = this.#options;
-    for (const p of batch) p.sent = true;
-    let outcome: (i: number) => bigint | Error;
-    try {
-      const result = await this.#producer.send({
-        messages: batch.map(({ message }) => ({
-          topic,
-          partition,
-          key: message.key,
-          value: message.value,
-          headers: message.headers,
-        })),
-      });
-      // Every partition of a produce result is checked: a record is answered only with an offset
-      // the broker gave for its own partition.
-      const base = result.offsets?.find((o) => o.topic === topic && o.partition === partition)
-        ?.offset;
-      if (base === undefined || base < 0n) {
-        const missing = new ProduceFailedError(
-          `Kafka's produce result has no offset for partition ${partition}`,
-        );
-        outcome = () => missing;
-      } else {
-        outcome = (i) => base + BigInt(i);
-      }
-    } catch (error) {
-      const failed = new ProduceFailedError("Kafka did not acknowledge the write", {
-        cause: error,
-      });
-      outcome = () => failed;
+  #transactions(partition: number): PartitionTransactions {
+    let transactions = this.#partitions.get(partition);
+    if (!transactions) {
+      transactions = this.#factory(partition);
+      this.#partitions.set(partition, transactions);
     }
+    return transactions;
+  }
+
+  /** Writes `batch` as one transaction, committed only if each of its records still waits. */
+  async #writeBatch(partition: number, batch: Pending[]): Promise<void> {
+    const transactions = this.#transactions(partition);
+    let base: bigint;
+    for (const p of batch) p.attempts++;
+    try {
+      base = await transactions.write(batch.map((p) => p.message));
+    } catch (error) {
+      // Aborted: none of it is written. Records with time and attempts left go into a new one.
+      transactions.reset();
+      const again = batch.filter((p) => !p.settled && p.attempts < MAX_WRITE_ATTEMPTS);
+      if (again.length > 0) this.#requeue(partition, again);
+      const failed = new ProduceFailedError("Kafka did not take the write", { cause: error });
+      return this.#answer(batch.filter((p) => !again.includes(p)), () => failed);
+    }
+    const waiting = batch.filter((p) => !p.settled);
+    if (waiting.length < batch.length) {
+      // Some were answered 503 at their deadline: the transaction is aborted, and the records that
+      // still wait go into the next one.
+      transactions.reset();
+      if (waiting.length > 0) this.#requeue(partition, waiting);
+      return;
+    }
+    batch.forEach((p, i) => (p.committing = base + BigInt(i)));
+    try {
+      await transactions.commit();
+    } catch (error) {
+      // Kafka may have committed it or not: the caller settles that by reading the partition.
+      transactions.reset();
+      return this.#answer(batch, (i) =>
+        new ProduceFailedError("Kafka did not confirm the commit", {
+          cause: error,
+          maybeAt: base + BigInt(i),
+        }));
+    }
+    this.#answer(batch, (i) => base + BigInt(i));
+  }
+
+  /** Puts records that wait back at the head of the queue, for the next transaction. */
+  #requeue(partition: number, records: Pending[]): void {
+    const queue = this.#queues.get(partition) ?? [];
+    queue.unshift(...records);
+    this.#queues.set(partition, queue);
+  }
+
+  #answer(batch: Pending[], outcome: (i: number) => bigint | Error): void {
     batch.forEach((p, i) => {
       clearTimeout(p.timer);
       const result = outcome(i);

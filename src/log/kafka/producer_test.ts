@@ -3,9 +3,9 @@ import {
   PartitionedProducer,
   type PartitionedProducerOptions,
   ProduceFailedError,
-  type ProducerClient,
   PublishTimeoutError,
 } from "./producer.ts";
+import type { PartitionMessage, PartitionTransactions } from "./transactional_partition.ts";
 
 const OPTIONS: PartitionedProducerOptions = {
   brokers: ["127.0.0.1:1"],
@@ -18,80 +18,141 @@ const OPTIONS: PartitionedProducerOptions = {
   maxBatch: 100,
   lingerMs: 0,
   publishTimeoutMs: 200,
+  transactionalId: "test-tx",
 };
 
-type Send = ProducerClient["send"];
-type Sent = Parameters<Send>[0];
+interface Call {
+  partition: number;
+  kind: "write" | "commit";
+  keys: string[];
+  answer: (offset?: bigint) => void;
+  fail: (e: Error) => void;
+}
 
-/** A fake producer: each `send` waits for the test to answer it. */
-function fakeClient() {
-  const calls: { options: Sent; answer: (r: unknown) => void; fail: (e: Error) => void }[] = [];
-  const client = {
-    send:
-      ((options: Sent) =>
-        new Promise((answer, fail) => calls.push({ options, answer, fail }))) as unknown as Send,
-    close: (() => Promise.resolve()) as unknown as ProducerClient["close"],
+/** Fake transactions: each write and commit waits for the test to answer it. */
+function fakeTransactions() {
+  const calls: Call[] = [];
+  const resets: number[] = [];
+  const factory = (partition: number): PartitionTransactions => {
+    const call = <T>(kind: Call["kind"], keys: string[] = []) =>
+      new Promise<T>((answer, fail) =>
+        calls.push({ partition, kind, keys, answer: answer as Call["answer"], fail })
+      );
+    return {
+      write: (messages: readonly PartitionMessage[]) =>
+        call<bigint>("write", messages.map((m) => m.key)),
+      commit: () => call<void>("commit"),
+      reset: () => void resets.push(partition),
+      close: () => Promise.resolve(),
+    };
   };
-  const nextCall = async () => {
-    while (calls.length === 0) await new Promise((r) => setTimeout(r, 1));
-    return calls.shift()!;
+  const next = async (kind: Call["kind"], partition?: number) => {
+    for (;;) {
+      const at = calls.findIndex((c) =>
+        c.kind === kind && (partition === undefined || c.partition === partition)
+      );
+      if (at >= 0) return calls.splice(at, 1)[0];
+      await new Promise((r) => setTimeout(r, 1));
+    }
   };
-  return { client, nextCall };
+  return { factory, next, resets, calls };
 }
 
 const message = (i: number) => ({ key: `k${i}`, value: `v${i}`, headers: {} });
 
-Deno.test("offsets come from the result for the record's own partition", async () => {
-  const { client, nextCall } = fakeClient();
-  const producer = new PartitionedProducer(OPTIONS, client);
+Deno.test("a batch is one transaction: its records get their offsets once it commits", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
   const sent = [producer.send(1, message(0)), producer.send(1, message(1))];
-  const call = await nextCall();
-  assert.deepEqual(call.options.messages.map((m) => [m.partition, m.key]), [[1, "k0"], [1, "k1"]]);
-  call.answer({ offsets: [{ topic: "t", partition: 1, offset: 41n }] });
+  const write = await fake.next("write");
+  assert.deepEqual([write.partition, write.keys], [1, ["k0", "k1"]]);
+  write.answer(41n);
+  (await fake.next("commit")).answer();
   assert.deepEqual(await Promise.all(sent), [41n, 42n]);
+  assert.deepEqual(fake.resets, []);
 });
 
-Deno.test("a result without the record's partition is a failure, never an offset", async () => {
-  const { client, nextCall } = fakeClient();
-  const producer = new PartitionedProducer(OPTIONS, client);
-  const sent = producer.send(2, message(0));
-  (await nextCall()).answer({ offsets: [{ topic: "t", partition: 0, offset: 5n }] });
-  await assert.rejects(sent, ProduceFailedError);
-});
-
-Deno.test("a partition whose batch hangs holds back only itself; its records time out", async () => {
-  const { client, nextCall } = fakeClient();
-  const producer = new PartitionedProducer(OPTIONS, client);
+Deno.test("a partition whose write hangs holds back only itself; its records are never committed", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
   const stuck = producer.send(0, message(0));
-  const stuckCall = await nextCall();
+  const stuckWrite = await fake.next("write", 0);
   const queued = producer.send(0, message(1));
   const other = producer.send(1, message(2));
-  (await nextCall()).answer({ offsets: [{ topic: "t", partition: 1, offset: 0n }] });
+  (await fake.next("write", 1)).answer(0n);
+  (await fake.next("commit", 1)).answer();
   assert.equal(await other, 0n);
-  const [first, second] = await Promise.allSettled([stuck, queued]);
-  assert.ok(first.status === "rejected" && first.reason instanceof PublishTimeoutError);
-  assert.equal(first.reason.sent, true, "the sent record is in doubt");
-  assert.ok(second.status === "rejected" && second.reason instanceof PublishTimeoutError);
-  assert.equal(second.reason.sent, false, "the queued record was withdrawn");
-  stuckCall.answer({ offsets: [{ topic: "t", partition: 0, offset: 7n }] });
+  for (const outcome of await Promise.allSettled([stuck, queued])) {
+    assert.ok(outcome.status === "rejected" && outcome.reason instanceof PublishTimeoutError);
+    assert.equal(outcome.reason.maybeAt, undefined, "not in doubt: it will not be committed");
+  }
+  stuckWrite.answer(7n);
+  while (fake.resets.length === 0) await new Promise((r) => setTimeout(r, 1));
+  assert.deepEqual(fake.resets, [0], "the late write's transaction is aborted");
+  assert.equal(fake.calls.filter((c) => c.kind === "commit").length, 0);
   await producer.close();
 });
 
-Deno.test("a late answer reaches the record's late handler", async () => {
-  const { client, nextCall } = fakeClient();
-  const producer = new PartitionedProducer(OPTIONS, client);
-  const late = Promise.withResolvers<bigint | Error>();
-  const sent = producer.send(0, message(0), late.resolve);
-  const call = await nextCall();
-  await assert.rejects(sent, PublishTimeoutError);
-  call.answer({ offsets: [{ topic: "t", partition: 0, offset: 9n }] });
-  assert.equal(await late.promise, 9n);
+Deno.test("records still waiting when another in their batch expired go into the next transaction", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
+  const early = producer.send(0, message(0), undefined, 20);
+  const later = producer.send(0, message(1));
+  const first = await fake.next("write");
+  await assert.rejects(early, PublishTimeoutError);
+  first.answer(5n);
+  const second = await fake.next("write");
+  assert.deepEqual(fake.resets, [0]);
+  assert.deepEqual(second.keys, ["k1"]);
+  second.answer(9n);
+  (await fake.next("commit")).answer();
+  assert.equal(await later, 9n);
 });
 
-Deno.test("a failed batch rejects every record in it", async () => {
-  const { client, nextCall } = fakeClient();
-  const producer = new PartitionedProducer(OPTIONS, client);
+Deno.test("a failed write is aborted and tried again in a new transaction", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
+  const sent = producer.send(0, message(0));
+  (await fake.next("write")).fail(new Error("PRODUCER_FENCED"));
+  const again = await fake.next("write");
+  assert.deepEqual([fake.resets, again.keys], [[0], ["k0"]]);
+  again.answer(4n);
+  (await fake.next("commit")).answer();
+  assert.equal(await sent, 4n);
+});
+
+Deno.test("a record whose writes keep failing is rejected, certainly not written", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
   const sent = [producer.send(0, message(0)), producer.send(0, message(1))];
-  (await nextCall()).fail(new Error("NOT_ENOUGH_REPLICAS"));
-  for (const s of sent) await assert.rejects(s, ProduceFailedError);
+  for (let i = 0; i < 3; i++) (await fake.next("write")).fail(new Error("NOT_ENOUGH_REPLICAS"));
+  for (const s of sent) {
+    await assert.rejects(s, (e) => e instanceof ProduceFailedError && e.maybeAt === undefined);
+  }
+  assert.deepEqual(fake.resets, [0, 0, 0]);
+  assert.equal(fake.calls.length, 0);
+});
+
+Deno.test("an unconfirmed commit leaves its records in doubt at their offsets", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
+  const sent = [producer.send(0, message(0)), producer.send(0, message(1))];
+  (await fake.next("write")).answer(3n);
+  (await fake.next("commit")).fail(new Error("COORDINATOR_NOT_AVAILABLE"));
+  const reasons = (await Promise.allSettled(sent)).map((s) =>
+    s.status === "rejected" ? s.reason : undefined
+  );
+  assert.deepEqual(reasons.map((r) => r instanceof ProduceFailedError && r.maybeAt), [3n, 4n]);
+});
+
+Deno.test("a commit under way at the deadline: in doubt at its offset, and the late outcome is told", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
+  const late = Promise.withResolvers<bigint | Error>();
+  const sent = producer.send(0, message(0), late.resolve);
+  (await fake.next("write")).answer(9n);
+  const commit = await fake.next("commit");
+  await assert.rejects(sent, (e) => e instanceof PublishTimeoutError && e.maybeAt === 9n);
+  commit.answer();
+  assert.equal(await late.promise, 9n);
 });

@@ -16,7 +16,7 @@ import {
   type Reader,
   readKnownTaggedFields,
 } from "@platformatic/kafka";
-import type { AbortedTransaction } from "./record_headers.ts";
+import type { AbortedTransaction } from "./aborted_filter.ts";
 
 /** Kafka's API key of Fetch. */
 const FETCH_API_KEY = 1;

@@ -41,6 +41,8 @@ export interface KafkaReaderOptions {
   from: ReadonlyMap<number, bigint>;
   /** Called with each partition's records, in order. */
   onRecords: FetchedHandler;
+  /** Called after a partition's next offset moved (after `onRecords`, if it had records). */
+  onProgress?: (partition: number) => void;
   /** Structured logger. */
   logger: Logger;
   /** Name in logs and in the client id, e.g. `reader` or `dedup`. */
@@ -238,10 +240,18 @@ export class KafkaReader implements LogReader {
           healthy = false;
           continue;
         }
-        const records = decodeBatches(this.#options.topic, p.partitionIndex, p.records ?? [], next);
-        if (records.length === 0) continue;
-        this.#next.set(p.partitionIndex, records.at(-1)!.offset + 1n);
-        this.#options.onRecords(p.partitionIndex, records);
+        const { records, next: after } = decodeBatches(
+          this.#options.topic,
+          p.partitionIndex,
+          p.records ?? [],
+          next,
+          p.abortedTransactions,
+        );
+        if (after === next) continue;
+        // Markers and aborted transactions move the reader on too, with no records to hand over.
+        this.#next.set(p.partitionIndex, after);
+        if (records.length > 0) this.#options.onRecords(p.partitionIndex, records);
+        this.#options.onProgress?.(p.partitionIndex);
       }
     }
     return healthy;

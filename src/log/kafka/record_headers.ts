@@ -6,13 +6,9 @@
  *
  * @module
  */
-import {
-  compressionsAlgorithmsByBitmask,
-  IS_COMPRESSED,
-  IS_CONTROL,
-  IS_TRANSACTIONAL,
-} from "@platformatic/kafka";
+import { compressionsAlgorithmsByBitmask, IS_COMPRESSED } from "@platformatic/kafka";
 import { Buffer } from "node:buffer";
+import { AbortedFilter, type AbortedTransaction } from "./aborted_filter.ts";
 
 /** Batch attribute bit: every record has the broker's append time (`maxTimestamp`). */
 const LOG_APPEND_TIME = 1 << 3;
@@ -20,14 +16,6 @@ const LOG_APPEND_TIME = 1 << 3;
 const BATCH_PREFIX = 12;
 /** Bytes of a batch header, up to and including its record count. */
 const BATCH_HEADER = 61;
-
-/** A transaction the broker reports aborted: its producer, and its first offset. */
-export interface AbortedTransaction {
-  /** Producer id. */
-  producerId: bigint;
-  /** First offset of the aborted transaction. */
-  firstOffset: bigint;
-}
 
 /**
  * Receives one record: its offset, its timestamp (ms since the epoch), and
@@ -61,6 +49,7 @@ export function scanHeaders(
   const wanted = names.map((n) => new TextEncoder().encode(n));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const values = new Int32Array(2 * names.length);
+  const filter = new AbortedFilter(aborted);
   let next: number | undefined;
   for (let at = 0; at + BATCH_HEADER <= bytes.length;) {
     const end = at + BATCH_PREFIX + view.getInt32(at + 8);
@@ -71,8 +60,7 @@ export function scanHeaders(
     const timestamp = attributes & LOG_APPEND_TIME ? int64(view, at + 35) : int64(view, at + 27);
     const count = view.getInt32(at + 57);
     next = base + lastOffsetDelta + 1;
-    const skip = attributes & IS_CONTROL ||
-      (attributes & IS_TRANSACTIONAL && isAborted(view.getBigInt64(at + 43), base, aborted));
+    const skip = filter.skip(attributes, view.getBigInt64(at + 43), BigInt(next - 1));
     if (!skip && next > from) {
       const compression = attributes & IS_COMPRESSED;
       const records = compression === 0
@@ -152,14 +140,6 @@ function indexOfName(b: Uint8Array, at: number, length: number, wanted: readonly
 
 function int64(view: DataView, at: number): number {
   return view.getInt32(at) * 2 ** 32 + view.getUint32(at + 4);
-}
-
-function isAborted(
-  producerId: bigint,
-  base: number,
-  aborted: readonly AbortedTransaction[],
-): boolean {
-  return aborted.some((a) => a.producerId === producerId && Number(a.firstOffset) <= base);
 }
 
 function decompress(compression: number, data: Uint8Array): Uint8Array {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createRecordsBatch, IS_CONTROL } from "@platformatic/kafka";
-import { type AbortedTransaction, scanHeaders } from "./record_headers.ts";
+import type { AbortedTransaction } from "./aborted_filter.ts";
+import { scanHeaders } from "./record_headers.ts";
 
 const NAMES = ["id", "print"];
 const T0 = 1_700_000_000_000n;
@@ -101,4 +102,17 @@ Deno.test("scanHeaders skips control batches and aborted transactions but moves 
   ]);
   assert.equal(next, 3);
   assert.deepEqual(seen.map((r) => r.id), ["kept"]);
+});
+
+Deno.test("scanHeaders reads a producer's transaction after the marker that ended its aborted one", () => {
+  const tx = (base: bigint, id: string) =>
+    batch(base, [{ id, print: id }], { transactionalId: "tx", producerId: 7n, producerEpoch: 1 });
+  const marker = tx(1n, "abort-marker");
+  const view = new DataView(marker.buffer, marker.byteOffset);
+  view.setInt16(21, view.getInt16(21) | IS_CONTROL);
+  const { next, seen } = scan(concat(tx(0n, "aborted"), marker, tx(2n, "committed")), 0, [
+    { producerId: 7n, firstOffset: 0n },
+  ]);
+  assert.equal(next, 3);
+  assert.deepEqual(seen.map((r) => r.id), ["committed"]);
 });
