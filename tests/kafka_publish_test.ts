@@ -3,6 +3,7 @@
  * (started by `deploy/local/services.sh`).
  */
 import assert from "node:assert/strict";
+import { Producer, stringSerializers } from "@platformatic/kafka";
 import { partitionFor } from "../src/log/partitioner.ts";
 import {
   assertProblem,
@@ -17,6 +18,7 @@ import {
   uniqueTopic,
   waitReady,
 } from "../testing/harness.ts";
+import { waitFor } from "../testing/wait.ts";
 
 const kafkaEnv = (topic: string) => ({
   TASTESYNC_KAFKA_BROKERS: KAFKA_BROKERS,
@@ -265,6 +267,73 @@ Deno.test("kafka: after a restart every id of every partition is a duplicate at 
       409,
     );
   } finally {
+    await gateway.stop();
+  }
+});
+
+Deno.test("kafka: an id in another writer's open transaction is held until it ends; written once either way", async () => {
+  const topic = uniqueTopic();
+  const gateway = await startGateway({
+    ...kafkaEnv(topic),
+    TASTESYNC_KAFKA_PUBLISH_TIMEOUT_MS: "1500",
+  });
+  const bootstrapBrokers = KAFKA_BROKERS.split(",");
+  // Another gateway whose commit is not confirmed yet: its transaction stays open.
+  const other = new Producer({
+    clientId: "it-open-transaction",
+    bootstrapBrokers,
+    idempotent: true,
+    acks: -1,
+    transactionalId: `it-${topic}`,
+    producerId: -1n,
+    producerEpoch: -1,
+    serializers: stringSerializers,
+  });
+  const plain = new Producer({
+    clientId: "it-sentinel",
+    bootstrapBrokers,
+    serializers: stringSerializers,
+  });
+  const record = (id: string, print: string) => ({
+    topic,
+    partition: 0,
+    key: "k",
+    value: JSON.stringify({ event_id: id }),
+    headers: { "tastesync-event-id": id, "tastesync-fingerprint": print },
+  });
+  const post = (id: string) =>
+    gateway.post("/v1/identifications", identification({ event_id: id }));
+  try {
+    for (const end of ["commit", "abort"] as const) {
+      const id = `held-${end}`;
+      const transaction = await other.beginTransaction();
+      await transaction.send({ messages: [record(id, "other-content")] });
+      // A committed record after it: once the gateway knows that one, its tail has read past ours.
+      const sentinel = `sentinel-${end}`;
+      await plain.send({ messages: [record(sentinel, "other-content")] });
+      await waitFor(async () => {
+        const res = await post(sentinel);
+        await res.body?.cancel();
+        return res.status === 409;
+      }, "the tail read the sentinel");
+      const held = await post(id);
+      assert.equal(held.status, 503, `${end}: the id waits for the open transaction`);
+      await held.body?.cancel();
+      await (end === "commit" ? transaction.commit() : transaction.abort());
+      const after = await post(id);
+      // Committed: the id is taken (by other content here). Aborted: it was never written.
+      assert.equal(after.status, end === "commit" ? 409 : 202, `${end}: ${await after.text()}`);
+    }
+    const records = await readTopic(topic, (m) => {
+      const ids = eventIds(m);
+      return ids.includes("held-abort") && ids.includes("held-commit");
+    });
+    assert.deepEqual(eventIds(records).filter((id) => id.startsWith("held-")).sort(), [
+      "held-abort",
+      "held-commit",
+    ]);
+  } finally {
+    await Promise.allSettled([other.close(true), plain.close(true)]);
     await gateway.stop();
   }
 });

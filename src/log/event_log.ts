@@ -19,6 +19,12 @@ export interface LogRecord {
   value: string;
   /** Record headers, e.g. W3C `traceparent`. */
   headers: Record<string, string>;
+  /**
+   * When the publish began (ms since the epoch); the log answers by this plus
+   * its publish timeout, also after waiting for an earlier write of the id.
+   * Now when unset.
+   */
+  receivedAt?: number;
 }
 
 /** Where a record landed. */

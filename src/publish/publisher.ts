@@ -52,6 +52,8 @@ export interface PublishOrigin {
   traceContext?: Context;
   /** The CloudEvents `source` (default {@linkcode DEFAULT_CLOUDEVENTS_SOURCE}). */
   source?: string;
+  /** When the publish began (ms since the epoch); now when unset. */
+  receivedAt?: number;
 }
 
 /**
@@ -97,8 +99,12 @@ export class Publisher {
     const print = fingerprint(envelope);
     const ids = { event_id: envelope.event_id, event_type: envelope.event_type };
     const pending = this.#inFlight.get(envelope.event_id);
-    // The log decides duplicate or conflict once the first write has settled.
-    if (pending) return pending.catch(() => {}).then(() => this.publish(envelope, type, origin));
+    // The log decides duplicate or conflict once the first write has settled; the wait counts
+    // against this publish's own deadline.
+    if (pending) {
+      const since = { ...origin, receivedAt: origin.receivedAt ?? Date.now() };
+      return pending.catch(() => {}).then(() => this.publish(envelope, type, since));
+    }
     return inSpan("event_log.append", origin.traceContext ?? ROOT_CONTEXT, {
       "messaging.destination.name": this.#options.topic,
       "tastesync.event_type": envelope.event_type,
@@ -142,6 +148,7 @@ export class Publisher {
         ...cloudEventHeaders(envelope, origin.source ?? DEFAULT_CLOUDEVENTS_SOURCE),
         ...outgoingTrace(context, origin.trace ?? {}),
       },
+      ...(origin.receivedAt !== undefined && { receivedAt: origin.receivedAt }),
     };
   }
 

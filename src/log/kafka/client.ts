@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Broker, RecordsBatch } from "@platformatic/kafka";
+import { type Broker, IS_CONTROL, IS_TRANSACTIONAL, type RecordsBatch } from "@platformatic/kafka";
 import type { StoredRecord } from "../event_log.ts";
 import { AbortedFilter, type AbortedTransaction } from "./aborted_filter.ts";
 
@@ -112,10 +112,21 @@ export interface FetchedRecord extends StoredRecord {
   timestamp: number;
 }
 
+/** A record of a transaction, or a transaction's marker, as an uncommitted read sees it. */
+export interface TransactionalFetchedRecord extends FetchedRecord {
+  /** The producer of its transaction; unset for a record written outside transactions. */
+  producerId?: bigint;
+  /** Set on a transaction marker (no event): whether the transaction committed or aborted. */
+  marker?: "commit" | "abort";
+}
+
 /** The records of one fetched partition, and where the next fetch starts. */
 export interface DecodedBatches {
-  /** Committed records at or after the offset asked for, in order. */
-  records: FetchedRecord[];
+  /**
+   * Committed records at or after the offset asked for, in order; for an
+   * uncommitted read (`aborted` is `"uncommitted"`), every record and marker.
+   */
+  records: TransactionalFetchedRecord[];
   /** The offset after the last whole batch, or the offset asked for when there was none. */
   next: bigint;
 }
@@ -124,22 +135,45 @@ export interface DecodedBatches {
  * The committed records of fetched `batches` of `topic`/`partition` from
  * offset `from` on (a batch may begin before the offset that was asked for):
  * transaction markers and the batches of `aborted` transactions are skipped,
- * and `next` moves past them too.
+ * and `next` moves past them too. With `aborted` `"uncommitted"` (a read
+ * that also sees transactions still open), every record comes with its
+ * transaction's producer, and markers come as records with `marker` set.
  */
 export function decodeBatches(
   topic: string,
   partition: number,
   batches: readonly RecordsBatch[],
   from: bigint,
-  aborted?: readonly AbortedTransaction[] | null,
+  aborted?: readonly AbortedTransaction[] | null | "uncommitted",
 ): DecodedBatches {
-  const filter = new AbortedFilter(aborted);
-  const records: FetchedRecord[] = [];
+  const uncommitted = aborted === "uncommitted";
+  const filter = new AbortedFilter(uncommitted ? [] : aborted);
+  const records: TransactionalFetchedRecord[] = [];
   let next = from;
   for (const batch of batches) {
     const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
     if (last >= next) next = last + 1n;
-    if (filter.skip(batch.attributes, batch.producerId, last)) continue;
+    const skip = filter.skip(batch.attributes, batch.producerId, last);
+    const transactional = (batch.attributes & IS_TRANSACTIONAL) !== 0;
+    if (uncommitted && transactional && batch.attributes & IS_CONTROL) {
+      const key = batch.records[0]?.key;
+      if (last < from || !key || key.length < 4) continue;
+      // A control record's key: version (int16), then type (int16): 0 abort, 1 commit.
+      const type = new DataView(key.buffer, key.byteOffset, key.byteLength).getInt16(2);
+      records.push({
+        topic,
+        partition,
+        offset: last,
+        key: "",
+        value: "",
+        headers: {},
+        timestamp: Number(batch.firstTimestamp),
+        producerId: batch.producerId,
+        marker: type === 1 ? "commit" : "abort",
+      });
+      continue;
+    }
+    if (skip && !uncommitted) continue;
     for (const record of batch.records) {
       const offset = batch.firstOffset + BigInt(record.offsetDelta);
       if (offset < from) continue;
@@ -155,6 +189,7 @@ export function decodeBatches(
         value: text(record.value),
         headers,
         timestamp: Number(batch.firstTimestamp + record.timestampDelta),
+        ...(uncommitted && transactional && { producerId: batch.producerId }),
       });
     }
   }

@@ -6,6 +6,14 @@
  * log, never a source of truth; its reader owns its offsets, so a broker
  * failure never makes it read anything twice or skip.
  *
+ * The tail also reads transactions still open (an uncommitted read): an id
+ * in one is "pending" until its transaction's marker, and a write of that id
+ * waits for the outcome ({@linkcode DedupTail.pending}). That closes the one
+ * gap transactions leave: a gateway whose commit was not confirmed in time
+ * answered `503`, and the commit goes through later (the coordinator lost
+ * its quorum, two brokers down); the client's retry on another gateway then
+ * finds the id pending instead of writing a second copy.
+ *
  * @module
  */
 import type { Logger } from "../../telemetry/logger.ts";
@@ -16,6 +24,7 @@ import {
   type FetchedRecord,
   FINGERPRINT_HEADER,
   type KafkaConnection,
+  type TransactionalFetchedRecord,
 } from "./client.ts";
 import { KafkaReader } from "./reader.ts";
 import { loadWindow } from "./window_loader.ts";
@@ -39,6 +48,10 @@ export class DedupTail {
   readonly #reader: KafkaReader;
   /** Waiters for a partition to be read up to an offset. */
   readonly #waiters = new Set<{ partition: number; until: bigint; done: () => void }>();
+  /** Records of transactions still open, by partition and producer. */
+  readonly #open = new Map<string, TransactionalFetchedRecord[]>();
+  /** Event ids in transactions still open, with what resolves when theirs ends. */
+  readonly #pending = new Map<string, PromiseWithResolvers<void>>();
 
   private constructor(
     options: DedupTailOptions,
@@ -51,8 +64,9 @@ export class DedupTail {
       from,
       logger: options.logger,
       role: "dedup",
+      uncommitted: true,
       onRecords: (_, records) => {
-        for (const record of records) remember(window, record);
+        for (const record of records) this.#read(window, record);
       },
       onProgress: (partition) => this.#progress(partition),
     });
@@ -92,10 +106,53 @@ export class DedupTail {
     return this.#readUpTo(partition, offset + 1n);
   }
 
+  /**
+   * When `eventId` is in a transaction still open: resolves once that ends
+   * (committed: the id is in the window; aborted: it is not). Otherwise
+   * `undefined`.
+   */
+  pending(eventId: string): Promise<void> | undefined {
+    return this.#pending.get(eventId)?.promise;
+  }
+
   /** Stops tailing. */
   async close(): Promise<void> {
     for (const w of this.#waiters) w.done();
+    for (const p of this.#pending.values()) p.resolve();
     await this.#reader.close();
+  }
+
+  #read(window: DedupWindow, record: TransactionalFetchedRecord): void {
+    if (record.producerId === undefined) return remember(window, record);
+    const key = `${record.partition}:${record.producerId}`;
+    if (record.marker === undefined) {
+      const open = this.#open.get(key) ?? [];
+      open.push(record);
+      this.#open.set(key, open);
+      const eventId = record.headers[EVENT_ID_HEADER];
+      if (eventId !== undefined && !this.#pending.has(eventId)) {
+        this.#pending.set(eventId, Promise.withResolvers());
+      }
+      return;
+    }
+    const ended = this.#open.get(key) ?? [];
+    this.#open.delete(key);
+    for (const r of ended) {
+      if (record.marker === "commit") remember(window, r);
+      const eventId = r.headers[EVENT_ID_HEADER];
+      const waiting = eventId === undefined ? undefined : this.#pending.get(eventId);
+      if (!waiting || this.#stillOpen(eventId!)) continue;
+      this.#pending.delete(eventId!);
+      waiting.resolve();
+    }
+  }
+
+  /** Whether another open transaction also holds `eventId` (two gateways wrote it at once). */
+  #stillOpen(eventId: string): boolean {
+    for (const records of this.#open.values()) {
+      if (records.some((r) => r.headers[EVENT_ID_HEADER] === eventId)) return true;
+    }
+    return false;
   }
 
   #readUpTo(partition: number, until: bigint): Promise<void> {

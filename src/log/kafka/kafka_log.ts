@@ -7,9 +7,10 @@
  * Records are written in Kafka transactions and read committed, so a write
  * that was not acknowledged is invisible to everyone and a retry writes the
  * one copy. Only a record whose commit was under way when its answer was due
- * is "in doubt": a retry of its event id on this process first waits until
- * the dedup tail has read past its offset, then answers as a duplicate if it
- * is there, or writes it if not.
+ * is "in doubt": a retry of its event id, on this process or any other, first
+ * waits until the dedup tail has seen its transaction end (the tail reads
+ * open transactions too), then answers as a duplicate if it committed, or
+ * writes it if not.
  *
  * @module
  */
@@ -110,7 +111,7 @@ export class KafkaLog implements EventLog {
 
   append(record: LogRecord): Promise<AppendResult> {
     const budget = Math.max(0, this.#options.publishTimeoutMs - ANSWER_MARGIN_MS);
-    return this.#append(record, Date.now() + budget);
+    return this.#append(record, (record.receivedAt ?? Date.now()) + budget);
   }
 
   /** Appends `record`, answering by `deadline` (ms since the epoch) whatever it has to wait for. */
@@ -119,19 +120,18 @@ export class KafkaLog implements EventLog {
     if (!this.#started) throw new EventLogUnavailableError("Kafka is not reachable yet");
     const duplicate = this.#dedup.check(record.eventId, record.fingerprint);
     if (duplicate) return duplicate;
+    // An earlier write of this id may still commit: this process's own commit that was not
+    // confirmed (not read back yet), or an open transaction of any process that the tail has read.
     const doubtful = this.#inDoubt.get(record.eventId);
-    if (doubtful !== undefined) {
+    const outcome = doubtful
+      ? this.#tail!.settle(doubtful.partition, doubtful.offset)
+      : this.#tail!.pending(record.eventId);
+    if (outcome !== undefined) {
       await within(
-        this.#tail!.settle(doubtful.partition, doubtful.offset),
+        outcome,
         deadline - Date.now(),
         () => new EventLogUnavailableError("Kafka cannot confirm an earlier write of this event"),
-      ).catch((error) => {
-        throw error instanceof EventLogUnavailableError
-          ? error
-          : new EventLogUnavailableError("Kafka cannot confirm an earlier write of this event", {
-            cause: error,
-          });
-      });
+      );
       this.#inDoubt.delete(record.eventId);
       return this.#append(record, deadline);
     }

@@ -30,6 +30,16 @@ export const DEFAULT_MAX_BATCH = 500;
  * new producer then succeeds at once.
  */
 const MAX_WRITE_ATTEMPTS = 3;
+/**
+ * A record is put in a transaction only with at least this much of its time
+ * left, in multiples of the partition's last write-and-commit time (and at
+ * least {@linkcode MIN_RESERVE_MS}, at most half the publish timeout); one
+ * with less is answered `503` unsent. Otherwise, after a slow spell, the
+ * oldest record of every batch expires while it is written, and aborting
+ * those batches would write nothing at all.
+ */
+const RESERVE_FACTOR = 2;
+const MIN_RESERVE_MS = 50;
 
 /** Options of {@linkcode PartitionedProducer}. */
 export interface PartitionedProducerOptions extends KafkaConnection {
@@ -88,6 +98,8 @@ interface Pending {
   settled: boolean;
   /** Transactions it was written in. */
   attempts: number;
+  /** When its answer is due (ms since the epoch). */
+  deadline: number;
   /** Its offset once the commit of its transaction is under way. */
   committing?: bigint;
   /** Told the batch's real outcome when it arrives after the deadline. */
@@ -104,6 +116,8 @@ export class PartitionedProducer {
   readonly #partitions = new Map<number, PartitionTransactions>();
   readonly #queues = new Map<number, Pending[]>();
   readonly #inFlight = new Map<number, Promise<void>>();
+  /** Each partition's last write-and-commit time, in ms. */
+  readonly #lastWriteMs = new Map<number, number>();
 
   /**
    * A producer for `options.topic`: per partition, a transactional producer
@@ -141,6 +155,7 @@ export class PartitionedProducer {
         reject,
         settled: false,
         attempts: 0,
+        deadline: Date.now() + Math.max(0, timeoutMs),
         late,
         timer: setTimeout(() => this.#expire(partition, pending), Math.max(0, timeoutMs)),
       };
@@ -163,6 +178,7 @@ export class PartitionedProducer {
 
   #expire(partition: number, pending: Pending): void {
     if (pending.settled) return;
+    clearTimeout(pending.timer);
     pending.settled = true;
     // Still queued: withdraw it. In a batch being written: that batch is aborted, not committed.
     const queue = this.#queues.get(partition) ?? [];
@@ -187,13 +203,29 @@ export class PartitionedProducer {
           this.#inFlight.delete(partition);
           return;
         }
-        await this.#writeBatch(partition, queue.splice(0, this.#options.maxBatch));
+        await this.#writeBatch(partition, this.#take(partition, queue));
       }
     };
     const flight: Promise<void> = run().finally(() => {
       if (this.#inFlight.get(partition) === flight) this.#inFlight.delete(partition);
     });
     this.#inFlight.set(partition, flight);
+  }
+
+  /** The next batch: records with enough time left; those without are answered unsent. */
+  #take(partition: number, queue: Pending[]): Pending[] {
+    const reserve = Math.min(
+      this.#options.publishTimeoutMs / 2,
+      Math.max(MIN_RESERVE_MS, RESERVE_FACTOR * (this.#lastWriteMs.get(partition) ?? 0)),
+    );
+    const now = Date.now();
+    const batch: Pending[] = [];
+    while (queue.length > 0 && batch.length < this.#options.maxBatch) {
+      const next = queue.shift()!;
+      if (next.deadline - now >= reserve) batch.push(next);
+      else this.#expire(partition, next);
+    }
+    return batch;
   }
 
   #transactions(partition: number): PartitionTransactions {
@@ -207,13 +239,16 @@ export class PartitionedProducer {
 
   /** Writes `batch` as one transaction, committed only if each of its records still waits. */
   async #writeBatch(partition: number, batch: Pending[]): Promise<void> {
+    if (batch.length === 0) return;
     const transactions = this.#transactions(partition);
+    const started = Date.now();
     let base: bigint;
     for (const p of batch) p.attempts++;
     try {
       base = await transactions.write(batch.map((p) => p.message));
     } catch (error) {
       // Aborted: none of it is written. Records with time and attempts left go into a new one.
+      this.#lastWriteMs.set(partition, Date.now() - started);
       transactions.reset();
       const again = batch.filter((p) => !p.settled && p.attempts < MAX_WRITE_ATTEMPTS);
       if (again.length > 0) this.#requeue(partition, again);
@@ -224,7 +259,8 @@ export class PartitionedProducer {
     if (waiting.length < batch.length) {
       // Some were answered 503 at their deadline: the transaction is aborted, and the records that
       // still wait go into the next one.
-      transactions.reset();
+      this.#lastWriteMs.set(partition, Date.now() - started);
+      await transactions.abort();
       if (waiting.length > 0) this.#requeue(partition, waiting);
       return;
     }
@@ -239,6 +275,8 @@ export class PartitionedProducer {
           cause: error,
           maybeAt: base + BigInt(i),
         }));
+    } finally {
+      this.#lastWriteMs.set(partition, Date.now() - started);
     }
     this.#answer(batch, (i) => base + BigInt(i));
   }

@@ -33,6 +33,7 @@ interface Call {
 function fakeTransactions() {
   const calls: Call[] = [];
   const resets: number[] = [];
+  const aborts: number[] = [];
   const factory = (partition: number): PartitionTransactions => {
     const call = <T>(kind: Call["kind"], keys: string[] = []) =>
       new Promise<T>((answer, fail) =>
@@ -42,6 +43,7 @@ function fakeTransactions() {
       write: (messages: readonly PartitionMessage[]) =>
         call<bigint>("write", messages.map((m) => m.key)),
       commit: () => call<void>("commit"),
+      abort: () => Promise.resolve(void aborts.push(partition)),
       reset: () => void resets.push(partition),
       close: () => Promise.resolve(),
     };
@@ -55,7 +57,7 @@ function fakeTransactions() {
       await new Promise((r) => setTimeout(r, 1));
     }
   };
-  return { factory, next, resets, calls };
+  return { factory, next, resets, aborts, calls };
 }
 
 const message = (i: number) => ({ key: `k${i}`, value: `v${i}`, headers: {} });
@@ -87,8 +89,8 @@ Deno.test("a partition whose write hangs holds back only itself; its records are
     assert.equal(outcome.reason.maybeAt, undefined, "not in doubt: it will not be committed");
   }
   stuckWrite.answer(7n);
-  while (fake.resets.length === 0) await new Promise((r) => setTimeout(r, 1));
-  assert.deepEqual(fake.resets, [0], "the late write's transaction is aborted");
+  while (fake.aborts.length === 0) await new Promise((r) => setTimeout(r, 1));
+  assert.deepEqual(fake.aborts, [0], "the late write's transaction is aborted");
   assert.equal(fake.calls.filter((c) => c.kind === "commit").length, 0);
   await producer.close();
 });
@@ -96,13 +98,13 @@ Deno.test("a partition whose write hangs holds back only itself; its records are
 Deno.test("records still waiting when another in their batch expired go into the next transaction", async () => {
   const fake = fakeTransactions();
   const producer = new PartitionedProducer(OPTIONS, fake.factory);
-  const early = producer.send(0, message(0), undefined, 20);
-  const later = producer.send(0, message(1));
+  const early = producer.send(0, message(0), undefined, 80);
+  const later = producer.send(0, message(1), undefined, 2000);
   const first = await fake.next("write");
   await assert.rejects(early, PublishTimeoutError);
   first.answer(5n);
   const second = await fake.next("write");
-  assert.deepEqual(fake.resets, [0]);
+  assert.deepEqual(fake.aborts, [0]);
   assert.deepEqual(second.keys, ["k1"]);
   second.answer(9n);
   (await fake.next("commit")).answer();
@@ -131,6 +133,22 @@ Deno.test("a record whose writes keep failing is rejected, certainly not written
   }
   assert.deepEqual(fake.resets, [0, 0, 0]);
   assert.equal(fake.calls.length, 0);
+});
+
+Deno.test("a record with too little time left for a write is answered unsent", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
+  const short = assert.rejects(
+    producer.send(0, message(0), undefined, 10),
+    (e) => e instanceof PublishTimeoutError && e.maybeAt === undefined,
+  );
+  const long = producer.send(0, message(1));
+  const write = await fake.next("write");
+  assert.deepEqual(write.keys, ["k1"]);
+  await short;
+  write.answer(0n);
+  (await fake.next("commit")).answer();
+  assert.equal(await long, 0n);
 });
 
 Deno.test("an unconfirmed commit leaves its records in doubt at their offsets", async () => {

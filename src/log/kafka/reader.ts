@@ -8,14 +8,14 @@
  *
  * @module
  */
-import { Consumer } from "@platformatic/kafka";
+import { Consumer, FetchIsolationLevels } from "@platformatic/kafka";
 import type { Logger } from "../../telemetry/logger.ts";
 import type { LogReader } from "../event_log.ts";
 import {
   clientOptions,
   decodeBatches,
-  type FetchedRecord,
   type KafkaConnection,
+  type TransactionalFetchedRecord,
 } from "./client.ts";
 
 /** Longest a fetch waits at the broker for records, in ms. @default 500 */
@@ -29,7 +29,7 @@ const MAX_RETRY_WAIT_MS = 2000;
 const OFFSET_OUT_OF_RANGE = 1;
 
 /** Receives records of one partition, in offset order. */
-export type FetchedHandler = (partition: number, records: FetchedRecord[]) => void;
+export type FetchedHandler = (partition: number, records: TransactionalFetchedRecord[]) => void;
 
 /** Options of {@linkcode KafkaReader}. */
 export interface KafkaReaderOptions {
@@ -43,6 +43,11 @@ export interface KafkaReaderOptions {
   onRecords: FetchedHandler;
   /** Called after a partition's next offset moved (after `onRecords`, if it had records). */
   onProgress?: (partition: number) => void;
+  /**
+   * Read records of transactions still open too, each with its producer, and
+   * the markers that end them ({@linkcode decodeBatches}); committed records only when unset.
+   */
+  uncommitted?: boolean;
   /** Structured logger. */
   logger: Logger;
   /** Name in logs and in the client id, e.g. `reader` or `dedup`. */
@@ -182,6 +187,9 @@ export class KafkaReader implements LogReader {
           node,
           maxWaitTime: DEFAULT_FETCH_MAX_WAIT_MS,
           minBytes: 1,
+          isolationLevel: this.#options.uncommitted
+            ? FetchIsolationLevels.READ_UNCOMMITTED
+            : FetchIsolationLevels.READ_COMMITTED,
           topics: [{
             topicId: this.#topicId,
             partitions: wanted.map((partition) => ({
@@ -245,7 +253,7 @@ export class KafkaReader implements LogReader {
           p.partitionIndex,
           p.records ?? [],
           next,
-          p.abortedTransactions,
+          this.#options.uncommitted ? "uncommitted" : p.abortedTransactions,
         );
         if (after === next) continue;
         // Markers and aborted transactions move the reader on too, with no records to hand over.

@@ -3,11 +3,13 @@
  * producer (idempotent, acks=all) under a transactional id of its own, so a
  * stuck partition never holds back another's transaction.
  *
- * A transaction is never aborted by `EndTxn` here: {@linkcode TransactionalPartition.reset}
- * drops the producer and starts a new one under the same id at once, and the
- * new producer's `InitProducerId` makes the coordinator abort whatever the
- * old one left open, and fences it (a zombie write is refused). A process
- * restarted with the same transactional id fences its predecessor the same way.
+ * A transaction whose records were all written is aborted with `EndTxn`
+ * ({@linkcode TransactionalPartition.abort}). After a failure the producer's
+ * state is unknown: {@linkcode TransactionalPartition.reset} drops it and
+ * starts a new one under the same id at once, and the new producer's
+ * `InitProducerId` makes the coordinator abort whatever the old one left
+ * open, and fences it (a zombie write is refused). A process restarted with
+ * the same transactional id fences its predecessor the same way.
  *
  * @module
  */
@@ -42,6 +44,8 @@ export interface PartitionTransactions {
   write(messages: readonly PartitionMessage[]): Promise<bigint>;
   /** Commits the transaction `write` opened. */
   commit(): Promise<void>;
+  /** Aborts the transaction `write` opened, keeping the producer ({@linkcode reset} if that fails). */
+  abort(): Promise<void>;
   /** Abandons the open transaction: it is aborted and none of its records is ever read. */
   reset(): void;
   /** Closes the connections (an open transaction is aborted by the broker's transaction timeout). */
@@ -107,6 +111,17 @@ export class TransactionalPartition implements PartitionTransactions {
     if (!open) throw new Error("No transaction is open");
     await open.commit();
     this.#open = undefined;
+  }
+
+  async abort(): Promise<void> {
+    const open = this.#open;
+    this.#open = undefined;
+    if (!open) return;
+    try {
+      await open.abort();
+    } catch {
+      this.reset();
+    }
   }
 
   reset(): void {
