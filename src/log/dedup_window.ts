@@ -136,6 +136,12 @@ export class DedupWindow {
     );
   }
 
+  /** Whether `eventId` is in the window, with any content. */
+  has(eventId: string): boolean {
+    const id = encoder.encode(eventId);
+    return this.#find(hashOf(id, 0, id.length, this.#seed), id, 0, id.length, this.#now()) >= 0;
+  }
+
   /**
    * The earlier result for `eventId` as a duplicate, `undefined` when unseen.
    *

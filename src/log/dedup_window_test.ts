@@ -113,3 +113,9 @@ Deno.test("DedupWindow finds every live id while expired ones are dropped", () =
     });
   }
 });
+
+Deno.test("DedupWindow.has finds an id whatever its content", () => {
+  const window = new DedupWindow(60_000);
+  window.remember("a", { fingerprint: "f", topic: "t", partition: 0, offset: "1", at: Date.now() });
+  assert.deepEqual([window.has("a"), window.has("b")], [true, false]);
+});

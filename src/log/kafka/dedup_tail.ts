@@ -106,6 +106,25 @@ export class DedupTail {
     return this.#readUpTo(partition, offset + 1n);
   }
 
+  /** Resolves once `partition` has been read up to (not including) `offset`. */
+  readTo(partition: number, offset: bigint): Promise<void> {
+    return this.#readUpTo(partition, offset);
+  }
+
+  /** Whether `eventId` is in a transaction still open, in `partition` before `offset`. */
+  openBefore(eventId: string, partition: number, offset: bigint): boolean {
+    for (const records of this.#open.values()) {
+      for (const r of records) {
+        if (
+          r.partition === partition && r.offset < offset && r.headers[EVENT_ID_HEADER] === eventId
+        ) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   /**
    * When `eventId` is in a transaction still open: resolves once that ends
    * (committed: the id is in the window; aborted: it is not). Otherwise

@@ -38,7 +38,13 @@ import {
 } from "./client.ts";
 import { DedupTail } from "./dedup_tail.ts";
 import { GroupConsumers } from "./group_consumer.ts";
-import { PartitionedProducer, ProduceFailedError, PublishTimeoutError } from "./producer.ts";
+import {
+  EarlierWriteError,
+  PartitionedProducer,
+  type PartitionMessage,
+  ProduceFailedError,
+  PublishTimeoutError,
+} from "./producer.ts";
 import { KafkaReader } from "./reader.ts";
 
 /** Options of {@linkcode KafkaLog}. */
@@ -66,6 +72,15 @@ export interface KafkaLogOptions extends KafkaConnection {
  * publish timeout minus this, so the client has its `503` by the timeout.
  */
 const ANSWER_MARGIN_MS = 250;
+/**
+ * How long after a failed write a partition is checked before each commit for
+ * earlier copies of its events, in ms. A commit that was not confirmed in a
+ * fault can land when the brokers come back, after another gateway took the
+ * client's retry; only then can the copies collide.
+ */
+const SUSPECT_MS = 60_000;
+/** Longest that check waits for the dedup tail, in ms (then the batch is tried again). */
+const CHECK_TIMEOUT_MS = 1000;
 /** Longest `ready()` waits for the brokers' answer, in ms. */
 const READY_PROBE_TIMEOUT_MS = 1500;
 /** Longest wait between start-up attempts, in ms. */
@@ -90,6 +105,8 @@ export class KafkaLog implements EventLog {
   readonly #groups: GroupConsumers;
   readonly #dedup: DedupWindow;
   readonly #readers = new Set<KafkaReader>();
+  /** When a write to each partition last failed (ms since the epoch). */
+  readonly #troubleAt = new Map<number, number>();
   /** Event ids whose commit may or may not have gone through, with where the record would be. */
   readonly #inDoubt = new Map<string, { partition: number; offset: bigint }>();
   #tail?: DedupTail;
@@ -104,7 +121,11 @@ export class KafkaLog implements EventLog {
     this.#logger = logger;
     this.#dedup = new DedupWindow(options.dedupWindowMs);
     this.#admin = new TopicAdmin(options);
-    this.#producer = new PartitionedProducer(options);
+    this.#producer = new PartitionedProducer(
+      options,
+      undefined,
+      (partition, base, messages) => this.#earlierWrites(partition, base, messages),
+    );
     this.#groups = new GroupConsumers(options, logger);
     this.#starting = this.#start();
   }
@@ -165,6 +186,8 @@ export class KafkaLog implements EventLog {
       remember(offset);
       return { topic, partition, offset: String(offset), duplicate: false };
     } catch (error) {
+      if (error instanceof EarlierWriteError) return this.#append(record, deadline);
+      this.#troubleAt.set(partition, Date.now());
       const maybeAt = error instanceof PublishTimeoutError || error instanceof ProduceFailedError
         ? error.maybeAt
         : undefined;
@@ -177,6 +200,36 @@ export class KafkaLog implements EventLog {
       });
       throw new EventLogUnavailableError("Kafka did not acknowledge the write", { cause: error });
     }
+  }
+
+  /**
+   * The records of a batch written at `base` of `partition` whose event is
+   * already there before `base` (committed, or in an open transaction), by
+   * any writer. Asked before every commit, but checked only for a partition
+   * that failed a write in the last {@linkcode SUSPECT_MS}: after a fault, the
+   * brokers may bring back a commit that was not confirmed, after its retry
+   * reached this process. All of the batch when the tail does not get there in time.
+   */
+  async #earlierWrites(
+    partition: number,
+    base: bigint,
+    messages: readonly PartitionMessage[],
+  ): Promise<ReadonlySet<number>> {
+    const since = this.#troubleAt.get(partition);
+    if (since === undefined || Date.now() - since > SUSPECT_MS) return new Set();
+    const read = await within(
+      this.#tail!.readTo(partition, base),
+      CHECK_TIMEOUT_MS,
+      () => new Error("timeout"),
+    ).then(() => true, () => false);
+    const copies = new Set<number>();
+    messages.forEach((m, i) => {
+      const id = m.headers[EVENT_ID_HEADER];
+      if (
+        !read || this.#dedup.has(id) || this.#tail!.openBefore(id, partition, base)
+      ) copies.add(i);
+    });
+    return copies;
   }
 
   async ready(): Promise<boolean> {

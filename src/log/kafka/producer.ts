@@ -106,6 +106,27 @@ interface Pending {
   late?: (outcome: bigint | Error) => void;
 }
 
+/**
+ * Before a batch is committed: the indexes of its records whose event was
+ * written earlier in the partition (before `base`, its first offset), by any
+ * writer. The batch is then aborted and those records are answered with
+ * {@linkcode EarlierWriteError}.
+ */
+export type EarlierWrites = (
+  partition: number,
+  base: bigint,
+  messages: readonly PartitionMessage[],
+) => Promise<ReadonlySet<number>>;
+
+/** The event was already written (perhaps not committed yet): look it up instead of writing it. */
+export class EarlierWriteError extends Error {
+  /** The record is another copy of an earlier one. */
+  constructor(options?: ErrorOptions) {
+    super("The event was written earlier in its partition", options);
+    this.name = "EarlierWriteError";
+  }
+}
+
 /** Makes the transactions of one partition (tests hand in fakes). */
 export type PartitionFactory = (partition: number) => PartitionTransactions;
 
@@ -113,6 +134,7 @@ export type PartitionFactory = (partition: number) => PartitionTransactions;
 export class PartitionedProducer {
   readonly #options: PartitionedProducerOptions;
   readonly #factory: PartitionFactory;
+  readonly #earlier?: EarlierWrites;
   readonly #partitions = new Map<number, PartitionTransactions>();
   readonly #queues = new Map<number, Pending[]>();
   readonly #inFlight = new Map<number, Promise<void>>();
@@ -122,10 +144,15 @@ export class PartitionedProducer {
   /**
    * A producer for `options.topic`: per partition, a transactional producer
    * with id `<transactionalId>-<partition>` that connects on first use (or
-   * what `factory` makes).
+   * what `factory` makes). `earlier`, when given, is asked before each commit.
    */
-  constructor(options: PartitionedProducerOptions, factory?: PartitionFactory) {
+  constructor(
+    options: PartitionedProducerOptions,
+    factory?: PartitionFactory,
+    earlier?: EarlierWrites,
+  ) {
     this.#options = options;
+    this.#earlier = earlier;
     this.#factory = factory ?? ((partition) =>
       new TransactionalPartition({
         ...options,
@@ -254,6 +281,20 @@ export class PartitionedProducer {
       if (again.length > 0) this.#requeue(partition, again);
       const failed = new ProduceFailedError("Kafka did not take the write", { cause: error });
       return this.#answer(batch.filter((p) => !again.includes(p)), () => failed);
+    }
+    const copies = this.#earlier
+      ? await this.#earlier(partition, base, batch.map((p) => p.message))
+      : undefined;
+    if (copies && copies.size > 0) {
+      // Another write of the same event came first: this one is aborted, and its caller looks the
+      // event up; the rest of the batch goes into the next transaction.
+      this.#lastWriteMs.set(partition, Date.now() - started);
+      await transactions.abort();
+      const copy = new EarlierWriteError();
+      this.#answer(batch.filter((_, i) => copies.has(i)), () => copy);
+      const rest = batch.filter((p, i) => !copies.has(i) && !p.settled);
+      if (rest.length > 0) this.#requeue(partition, rest);
+      return;
     }
     const waiting = batch.filter((p) => !p.settled);
     if (waiting.length < batch.length) {

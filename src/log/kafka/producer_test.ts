@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  EarlierWriteError,
   PartitionedProducer,
   type PartitionedProducerOptions,
   ProduceFailedError,
@@ -173,4 +174,23 @@ Deno.test("a commit under way at the deadline: in doubt at its offset, and the l
   await assert.rejects(sent, (e) => e instanceof PublishTimeoutError && e.maybeAt === 9n);
   commit.answer();
   assert.equal(await late.promise, 9n);
+});
+
+Deno.test("a record whose event was written earlier is not committed; the rest go into the next transaction", async () => {
+  const fake = fakeTransactions();
+  const asked: bigint[] = [];
+  const producer = new PartitionedProducer(OPTIONS, fake.factory, (_, base, messages) => {
+    asked.push(base);
+    return Promise.resolve(new Set(base === 5n ? [messages.findIndex((m) => m.key === "k0")] : []));
+  });
+  const copy = assert.rejects(producer.send(0, message(0)), EarlierWriteError);
+  const other = producer.send(0, message(1));
+  (await fake.next("write")).answer(5n);
+  await copy;
+  const again = await fake.next("write");
+  assert.deepEqual([fake.aborts, again.keys], [[0], ["k1"]]);
+  again.answer(8n);
+  (await fake.next("commit")).answer();
+  assert.equal(await other, 8n);
+  assert.deepEqual(asked, [5n, 8n]);
 });
