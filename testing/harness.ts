@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kafka, type KafkaConfig, type KafkaMessage, logLevel } from "kafkajs";
 import "./kafkajs_patch.ts";
+import { CommittedMessages } from "./committed_messages.ts";
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 
 /** Kafka bootstrap address of the test broker (`deploy/local/services.sh`). */
@@ -181,10 +182,13 @@ export async function readTopic(
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
+    const committed = new CommittedMessages();
     await consumer.run({
       autoCommit: false,
-      eachMessage: ({ partition, message }) => {
-        messages.push({ ...message, partition });
+      eachBatch: ({ batch }) => {
+        for (const message of committed.take(batch)) {
+          messages.push({ ...message, partition: batch.partition });
+        }
         if (until(messages)) done();
         return Promise.resolve();
       },
