@@ -40,3 +40,46 @@ export function jsonLogger(
     },
   };
 }
+
+/** Default least time between two lines of one {@linkcode RepeatedLog} key, in ms. */
+export const DEFAULT_REPEAT_INTERVAL_MS = 1000;
+
+/**
+ * One message that can repeat thousands of times a second in a fault (a
+ * warning per failed request): logged at most once per key per interval,
+ * with `suppressed` counting the lines left out since the last one. A log
+ * storm costs CPU and can block the process on a full stderr pipe.
+ */
+export class RepeatedLog {
+  readonly #logger: Logger;
+  readonly #level: LogLevel;
+  readonly #msg: string;
+  readonly #intervalMs: number;
+  readonly #last = new Map<string, { at: number; suppressed: number }>();
+
+  /** Logs `msg` at `level` through `logger`, at most once per key per `intervalMs`. */
+  constructor(
+    logger: Logger,
+    level: LogLevel,
+    msg: string,
+    intervalMs = DEFAULT_REPEAT_INTERVAL_MS,
+  ) {
+    this.#logger = logger;
+    this.#level = level;
+    this.#msg = msg;
+    this.#intervalMs = intervalMs;
+  }
+
+  /** Logs with `fields`, unless `key` was logged less than the interval ago. */
+  log(key: string, fields: Record<string, unknown>): void {
+    const now = Date.now();
+    const last = this.#last.get(key);
+    if (last && now - last.at < this.#intervalMs) {
+      last.suppressed++;
+      return;
+    }
+    const suppressed = last?.suppressed ?? 0;
+    this.#logger.log(this.#level, this.#msg, suppressed > 0 ? { ...fields, suppressed } : fields);
+    this.#last.set(key, { at: now, suppressed: 0 });
+  }
+}

@@ -15,7 +15,7 @@
  * @module
  */
 import { EventLogUnavailableError } from "../../errors.ts";
-import type { Logger } from "../../telemetry/logger.ts";
+import { type Logger, RepeatedLog } from "../../telemetry/logger.ts";
 import { DedupWindow } from "../dedup_window.ts";
 import type {
   AppendResult,
@@ -105,6 +105,8 @@ export class KafkaLog implements EventLog {
   readonly #groups: GroupConsumers;
   readonly #dedup: DedupWindow;
   readonly #readers = new Set<KafkaReader>();
+  /** One warning per partition per second, however many writes fail. */
+  readonly #writeFailures: RepeatedLog;
   /** When a write to each partition last failed (ms since the epoch). */
   readonly #troubleAt = new Map<number, number>();
   /** Event ids whose commit may or may not have gone through, with where the record would be. */
@@ -119,6 +121,7 @@ export class KafkaLog implements EventLog {
   constructor(options: KafkaLogOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
+    this.#writeFailures = new RepeatedLog(logger, "warn", "Kafka write not acknowledged");
     this.#dedup = new DedupWindow(options.dedupWindowMs);
     this.#admin = new TopicAdmin(options);
     this.#producer = new PartitionedProducer(
@@ -192,7 +195,7 @@ export class KafkaLog implements EventLog {
         ? error.maybeAt
         : undefined;
       if (maybeAt !== undefined) this.#inDoubt.set(record.eventId, { partition, offset: maybeAt });
-      this.#logger.log("warn", "Kafka write not acknowledged", {
+      this.#writeFailures.log(String(partition), {
         component: "kafka",
         partition,
         error: String(error),
