@@ -10,6 +10,9 @@
  * and a retry of it, on this process or another, writes the one copy. Only a
  * record whose commit was under way when its deadline passed is in doubt;
  * its error says at which offset ({@linkcode PublishTimeoutError.maybeAt}).
+ * Before each commit the caller may name records whose event is already in
+ * the partition ({@linkcode EarlierWrites}); the batch is then aborted and
+ * those records answered with {@linkcode EarlierWriteError}.
  *
  * @module
  */
