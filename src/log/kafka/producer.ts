@@ -1,8 +1,9 @@
 /**
- * The Kafka write path: one queue per partition, and each partition's batch
- * written as one Kafka transaction ({@linkcode TransactionalPartition}).
- * Each partition has at most one batch in flight, so a partition whose leader
- * is gone holds back only its own records; the others keep flowing.
+ * The Kafka write path: one queue per partition, and each batch written as
+ * one Kafka transaction ({@linkcode TransactionalPartition}). Each partition
+ * has at most {@linkcode DEFAULT_LANES} batches in flight, each on a
+ * transactional producer of its own, so a partition whose leader is gone
+ * holds back only its own records; the others keep flowing.
  *
  * A batch is committed only while every record in it still waits for its
  * answer. A record answered `503` at its deadline is in an aborted
@@ -43,6 +44,14 @@ const MAX_WRITE_ATTEMPTS = 3;
  */
 const RESERVE_FACTOR = 2;
 const MIN_RESERVE_MS = 50;
+/**
+ * Transactions in flight per partition, each on a producer of its own. Two
+ * hide most of a transaction's fixed cost: while one waits for its commit
+ * markers (the next transaction of the same producer is refused with
+ * CONCURRENT_TRANSACTIONS until they are written), the other writes.
+ * @default 2
+ */
+export const DEFAULT_LANES = 2;
 
 /** Options of {@linkcode PartitionedProducer}. */
 export interface PartitionedProducerOptions extends KafkaConnection {
@@ -56,6 +65,8 @@ export interface PartitionedProducerOptions extends KafkaConnection {
   publishTimeoutMs: number;
   /** Prefix of the partitions' transactional ids: unique among live processes, kept across restarts. */
   transactionalId: string;
+  /** Transactions in flight per partition (default {@linkcode DEFAULT_LANES}). */
+  lanes?: number;
 }
 
 /** The record was not acknowledged by its deadline. */
@@ -130,24 +141,27 @@ export class EarlierWriteError extends Error {
   }
 }
 
-/** Makes the transactions of one partition (tests hand in fakes). */
-export type PartitionFactory = (partition: number) => PartitionTransactions;
+/** Makes the transactions of one lane of one partition (tests hand in fakes). */
+export type PartitionFactory = (partition: number, lane: number) => PartitionTransactions;
 
 /** Writes records to chosen partitions of one topic, each partition on its own. */
 export class PartitionedProducer {
   readonly #options: PartitionedProducerOptions;
   readonly #factory: PartitionFactory;
   readonly #earlier?: EarlierWrites;
-  readonly #partitions = new Map<number, PartitionTransactions>();
+  readonly #lanes: number;
+  /** Each lane's transactions and its flight, by `<partition>:<lane>`. */
+  readonly #transactionsOf = new Map<string, PartitionTransactions>();
+  readonly #inFlight = new Map<string, Promise<void>>();
   readonly #queues = new Map<number, Pending[]>();
-  readonly #inFlight = new Map<number, Promise<void>>();
   /** Each partition's last write-and-commit time, in ms. */
   readonly #lastWriteMs = new Map<number, number>();
 
   /**
-   * A producer for `options.topic`: per partition, a transactional producer
-   * with id `<transactionalId>-<partition>` that connects on first use (or
-   * what `factory` makes). `earlier`, when given, is asked before each commit.
+   * A producer for `options.topic`: per partition and lane, a transactional
+   * producer with id `<transactionalId>-<partition>-<lane>` that connects on
+   * first use (or what `factory` makes). `earlier`, when given, is asked
+   * before each commit.
    */
   constructor(
     options: PartitionedProducerOptions,
@@ -156,11 +170,12 @@ export class PartitionedProducer {
   ) {
     this.#options = options;
     this.#earlier = earlier;
-    this.#factory = factory ?? ((partition) =>
+    this.#lanes = Math.max(1, options.lanes ?? DEFAULT_LANES);
+    this.#factory = factory ?? ((partition, lane) =>
       new TransactionalPartition({
         ...options,
         partition,
-        transactionalId: `${options.transactionalId}-${partition}`,
+        transactionalId: `${options.transactionalId}-${partition}-${lane}`,
         transactionTimeoutMs: options.publishTimeoutMs,
       }));
   }
@@ -196,14 +211,17 @@ export class PartitionedProducer {
   /** Waits for the batches in flight, then closes the connections. */
   async close(): Promise<void> {
     await Promise.allSettled(this.#inFlight.values());
-    await Promise.allSettled([...this.#partitions.values()].map((p) => p.close()));
+    await Promise.allSettled([...this.#transactionsOf.values()].map((p) => p.close()));
   }
 
   #enqueue(partition: number, records: Pending[]): void {
     const queue = this.#queues.get(partition) ?? [];
     queue.push(...records);
     this.#queues.set(partition, queue);
-    if (!this.#inFlight.has(partition)) this.#schedule(partition);
+    // The first idle lane takes it; when every lane is busy, the first to finish does.
+    for (let lane = 0; lane < this.#lanes; lane++) {
+      if (!this.#inFlight.has(`${partition}:${lane}`)) return this.#schedule(partition, lane);
+    }
   }
 
   #expire(partition: number, pending: Pending): void {
@@ -222,7 +240,8 @@ export class PartitionedProducer {
     );
   }
 
-  #schedule(partition: number): void {
+  #schedule(partition: number, lane: number): void {
+    const key = `${partition}:${lane}`;
     const run = async () => {
       const delay = this.#options.lingerMs;
       await new Promise((r) => delay > 0 ? setTimeout(r, delay) : setImmediate(r));
@@ -230,16 +249,20 @@ export class PartitionedProducer {
         const queue = this.#queues.get(partition) ?? [];
         if (queue.length === 0) {
           // In the same turn as the check: a record queued after it starts a new flight.
-          this.#inFlight.delete(partition);
+          this.#inFlight.delete(key);
           return;
         }
-        await this.#writeBatch(partition, this.#take(partition, queue));
+        await this.#writeBatch(
+          partition,
+          this.#transactions(partition, lane),
+          this.#take(partition, queue),
+        );
       }
     };
     const flight: Promise<void> = run().finally(() => {
-      if (this.#inFlight.get(partition) === flight) this.#inFlight.delete(partition);
+      if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
     });
-    this.#inFlight.set(partition, flight);
+    this.#inFlight.set(key, flight);
   }
 
   /** The next batch: records with enough time left; those without are answered unsent. */
@@ -258,19 +281,23 @@ export class PartitionedProducer {
     return batch;
   }
 
-  #transactions(partition: number): PartitionTransactions {
-    let transactions = this.#partitions.get(partition);
+  #transactions(partition: number, lane: number): PartitionTransactions {
+    const key = `${partition}:${lane}`;
+    let transactions = this.#transactionsOf.get(key);
     if (!transactions) {
-      transactions = this.#factory(partition);
-      this.#partitions.set(partition, transactions);
+      transactions = this.#factory(partition, lane);
+      this.#transactionsOf.set(key, transactions);
     }
     return transactions;
   }
 
   /** Writes `batch` as one transaction, committed only if each of its records still waits. */
-  async #writeBatch(partition: number, batch: Pending[]): Promise<void> {
+  async #writeBatch(
+    partition: number,
+    transactions: PartitionTransactions,
+    batch: Pending[],
+  ): Promise<void> {
     if (batch.length === 0) return;
-    const transactions = this.#transactions(partition);
     const started = Date.now();
     let base: bigint;
     for (const p of batch) p.attempts++;

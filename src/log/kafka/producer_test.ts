@@ -20,6 +20,7 @@ const OPTIONS: PartitionedProducerOptions = {
   lingerMs: 0,
   publishTimeoutMs: 200,
   transactionalId: "test-tx",
+  lanes: 1,
 };
 
 interface Call {
@@ -193,4 +194,24 @@ Deno.test("a record whose event was written earlier is not committed; the rest g
   (await fake.next("commit")).answer();
   assert.equal(await other, 8n);
   assert.deepEqual(asked, [5n, 8n]);
+});
+
+Deno.test("with two lanes, a partition writes its next batch while the first one commits", async () => {
+  const fake = fakeTransactions();
+  const lanes: number[] = [];
+  const producer = new PartitionedProducer({ ...OPTIONS, lanes: 2 }, (partition, lane) => {
+    lanes.push(lane);
+    return fake.factory(partition);
+  });
+  const first = producer.send(0, message(0));
+  (await fake.next("write")).answer(0n);
+  const commit = await fake.next("commit");
+  const second = producer.send(0, message(1));
+  const write = await fake.next("write");
+  assert.deepEqual([write.keys, lanes], [["k1"], [0, 1]]);
+  write.answer(2n);
+  (await fake.next("commit")).answer();
+  assert.equal(await second, 2n);
+  commit.answer();
+  assert.equal(await first, 0n);
 });
