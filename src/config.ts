@@ -240,7 +240,7 @@ export const ConfigSchema = z.object({
     replication_factor: PositiveInt.default(1),
     client_id: z.string().min(1).default("tastesync-gateway"),
     /**
-     * Prefix of this process's transactional ids (one per partition): unique among live processes,
+     * Prefix of this process's transactional ids (two per partition): unique among live processes,
      * the same after a restart. Unset: `<client_id>-<hostname>-<http.port>`.
      */
     transactional_id: z.string().regex(/^[A-Za-z0-9._:-]+$/, {
