@@ -50,8 +50,8 @@ export class DedupTail {
   readonly #waiters = new Set<{ partition: number; until: bigint; done: () => void }>();
   /** Records of transactions still open, by partition and producer. */
   readonly #open = new Map<string, TransactionalFetchedRecord[]>();
-  /** Event ids in transactions still open, with what resolves when theirs ends. */
-  readonly #pending = new Map<string, PromiseWithResolvers<void>>();
+  /** Event ids in transactions still open: in how many, and what resolves when the last ends. */
+  readonly #pending = new Map<string, { open: number; ended: PromiseWithResolvers<void> }>();
 
   private constructor(
     options: DedupTailOptions,
@@ -98,25 +98,21 @@ export class DedupTail {
   }
 
   /**
-   * Resolves once `partition` has been read past `offset`: its transaction
-   * is then committed (and the record is in the window) or aborted (and it
-   * is not in the log). Waits as long as that transaction is open.
+   * Resolves once `partition` has been read up to (not including) `offset`:
+   * every record before it is then in the window (committed) or in an open
+   * transaction ({@linkcode DedupTail.pending}).
    */
-  settle(partition: number, offset: bigint): Promise<void> {
-    return this.#readUpTo(partition, offset + 1n);
-  }
-
-  /** Resolves once `partition` has been read up to (not including) `offset`. */
   readTo(partition: number, offset: bigint): Promise<void> {
     return this.#readUpTo(partition, offset);
   }
 
   /** Whether `eventId` is in a transaction still open, in `partition` before `offset`. */
   openBefore(eventId: string, partition: number, offset: bigint): boolean {
+    if (!this.#pending.has(eventId)) return false;
     for (const records of this.#open.values()) {
       for (const r of records) {
         if (
-          r.partition === partition && r.offset < offset && r.headers[EVENT_ID_HEADER] === eventId
+          r.headers[EVENT_ID_HEADER] === eventId && r.partition === partition && r.offset < offset
         ) {
           return true;
         }
@@ -131,13 +127,13 @@ export class DedupTail {
    * `undefined`.
    */
   pending(eventId: string): Promise<void> | undefined {
-    return this.#pending.get(eventId)?.promise;
+    return this.#pending.get(eventId)?.ended.promise;
   }
 
   /** Stops tailing. */
   async close(): Promise<void> {
     for (const w of this.#waiters) w.done();
-    for (const p of this.#pending.values()) p.resolve();
+    for (const p of this.#pending.values()) p.ended.resolve();
     await this.#reader.close();
   }
 
@@ -149,9 +145,10 @@ export class DedupTail {
       open.push(record);
       this.#open.set(key, open);
       const eventId = record.headers[EVENT_ID_HEADER];
-      if (eventId !== undefined && !this.#pending.has(eventId)) {
-        this.#pending.set(eventId, Promise.withResolvers());
-      }
+      if (eventId === undefined) return;
+      const pending = this.#pending.get(eventId) ?? { open: 0, ended: Promise.withResolvers() };
+      pending.open++;
+      this.#pending.set(eventId, pending);
       return;
     }
     const ended = this.#open.get(key) ?? [];
@@ -159,19 +156,12 @@ export class DedupTail {
     for (const r of ended) {
       if (record.marker === "commit") remember(window, r);
       const eventId = r.headers[EVENT_ID_HEADER];
-      const waiting = eventId === undefined ? undefined : this.#pending.get(eventId);
-      if (!waiting || this.#stillOpen(eventId!)) continue;
+      const pending = eventId === undefined ? undefined : this.#pending.get(eventId);
+      // Another transaction still open may hold it too (two gateways wrote it at once).
+      if (!pending || --pending.open > 0) continue;
       this.#pending.delete(eventId!);
-      waiting.resolve();
+      pending.ended.resolve();
     }
-  }
-
-  /** Whether another open transaction also holds `eventId` (two gateways wrote it at once). */
-  #stillOpen(eventId: string): boolean {
-    for (const records of this.#open.values()) {
-      if (records.some((r) => r.headers[EVENT_ID_HEADER] === eventId)) return true;
-    }
-    return false;
   }
 
   #readUpTo(partition: number, until: bigint): Promise<void> {

@@ -148,7 +148,7 @@ export class KafkaLog implements EventLog {
     // confirmed (not read back yet), or an open transaction of any process that the tail has read.
     const doubtful = this.#inDoubt.get(record.eventId);
     const outcome = doubtful
-      ? this.#tail!.settle(doubtful.partition, doubtful.offset)
+      ? this.#tail!.readTo(doubtful.partition, doubtful.offset + 1n)
       : this.#tail!.pending(record.eventId);
     if (outcome !== undefined) {
       await within(
