@@ -21,6 +21,7 @@ import {
   PublishLoad,
 } from "../testing/publish_load.ts";
 import { GatewayHandle } from "./gateways.ts";
+import { LoopLag } from "./loop_lag.ts";
 import { measure, type RoundRow } from "./measure.ts";
 import { DurableSubscriber, GroupLedger, GroupMember, oddFrames } from "./observers.ts";
 import type { Scenario } from "./scenarios.ts";
@@ -116,6 +117,8 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
     onAck: (a) => acks.set(a.eventId, a),
   });
   let loadStarted = false;
+  const lag = new LoopLag();
+  lag.start();
   const oddBefore = oddFrames.length;
 
   try {
@@ -207,6 +210,13 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
       group: ledger,
     });
     row.notes.unshift(fault.what);
+    row.notes.push(
+      `the runner's event loop stalled up to ${Math.round(lag.max(loadStart, loadEnd))} ms ` +
+        `(${
+          Math.round(lag.max(faultStart, faultEnd + 10_000))
+        } ms from the fault to 10 s after it)`,
+    );
+
     if (unsettled) row.notes.push(`before the fault: ${unsettled}`);
     const inDoubt = ledger.redeliveredInDoubt();
     if (inDoubt > 0) {
@@ -233,6 +243,7 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
     }
     return row;
   } finally {
+    lag.stop();
     if (loadStarted) await load.stop(0).catch(() => {});
     pool.close();
     subscriber.close();
@@ -246,6 +257,11 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
         attempts.map((a) =>
           JSON.stringify([a.eventId, a.partition, a.gateway, a.sentAt, a.endAt, a.outcome])
         ).join("\n") + "\n",
+      );
+      // The runner's stalls over 20 ms: [performance.now(), lag ms] per line.
+      await Deno.writeTextFile(
+        `${options.logDir}/${topic}-lag.jsonl`,
+        lag.samples.filter(([, ms]) => ms > 20).map((s) => JSON.stringify(s)).join("\n") + "\n",
       );
       for (const g of gateways) {
         await Deno.writeTextFile(
