@@ -17,7 +17,7 @@ COPY src ./src
 # The same flags as `deno task compile` (tests/deploy_test.ts compares them).
 RUN deno install --frozen --entrypoint main.ts \
   && deno compile --frozen --allow-net --allow-env --allow-read --allow-write --allow-sys \
-    -o /out/tastesync-gateway main.ts
+    --include src/log/embedded/writer_worker.ts -o /out/tastesync-gateway main.ts
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/tastesync-gateway /usr/local/bin/tastesync-gateway

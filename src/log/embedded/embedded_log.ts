@@ -1,14 +1,17 @@
 /**
  * The embedded durable log: a SQLite database in WAL mode in the data
- * directory. Concurrent appends are group-committed: every append that arrives
- * in one turn of the event loop shares one transaction and one fsync, and no
- * append resolves before its transaction has committed.
+ * directory. Appends are written by a worker ({@link ./writer_worker.ts}), so
+ * commits and their fsync never hold up the thread that serves requests, and
+ * they are group-committed by load: while one batch commits, the appends that
+ * arrive meanwhile wait, and go as the next batch. No append resolves before
+ * its transaction has committed. Reads use the main thread's own connection.
+ * A lock on `events.lock` keeps a second process off the folder.
  *
  * @module
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { EventIdConflictError, EventLogUnavailableError } from "../../errors.ts";
 import type {
   AppendResult,
@@ -22,7 +25,9 @@ import type {
   RecordHandler,
   StoredRecord,
 } from "../event_log.ts";
-import { partitionFor } from "../partitioner.ts";
+import { offsetAfterLast, openStore, storedPartitions, type SyncMode } from "./store.ts";
+import type { WriteOutcome } from "./writer.ts";
+import type { FromWriter, ToWriter } from "./writer_worker.ts";
 
 /** Options of {@linkcode EmbeddedLog}. */
 export interface EmbeddedLogOptions {
@@ -36,7 +41,30 @@ export interface EmbeddedLogOptions {
    * `full` fsyncs every commit (durable across power loss); `normal` leaves
    * fsync to checkpoints (durable across a process crash only).
    */
-  sync: "full" | "normal";
+  sync: SyncMode;
+}
+
+/** The file whose lock marks the folder as taken by a running process. */
+export const LOCK_FILE = "events.lock";
+/** Most records in one batch sent to the writer. */
+const MAX_BATCH = 2000;
+/**
+ * The writer's module: the bundle carries it as `writer_worker.js` next to
+ * itself (`deploy/bundle.ts`); from source and `deno compile` it is the
+ * TypeScript file.
+ */
+const WRITER_URL = new URL(
+  import.meta.url.endsWith(".ts") ? "./writer_worker.ts" : "./writer_worker.js",
+  import.meta.url,
+);
+
+/** A second process opened a data directory that a running gateway holds. */
+export class EmbeddedLogLockedError extends Error {
+  /** The folder held by another process. */
+  constructor(dataDir: string, options?: ErrorOptions) {
+    super(`Another process holds the embedded log in ${dataDir}`, options);
+    this.name = "EmbeddedLogLockedError";
+  }
 }
 
 interface Pending {
@@ -44,16 +72,6 @@ interface Pending {
   resolve: (result: AppendResult) => void;
   reject: (error: Error) => void;
 }
-
-const PRUNE_INTERVAL_MS = 60_000;
-/**
- * Most expired event ids deleted in one statement (10-30 ms); pruning yields
- * to the event loop between statements, so a start after a long outage (a
- * million expired ids took 2.7 s to delete at once, before the gateway
- * listened) is not held up, nor are appends. Dedup never depends on
- * pruning: a lookup checks the entry's age.
- */
-const PRUNE_BATCH = 1000;
 /** Most records a reader hands over at once; it yields to the event loop between pages. */
 const READ_PAGE = 500;
 
@@ -150,15 +168,16 @@ export class EmbeddedLog implements EventLog {
   readonly backend = "embedded";
   readonly #db: DatabaseSync;
   readonly #options: EmbeddedLogOptions;
-  readonly #nextOffset = new Map<string, number>();
-  readonly #partitions = new Map<string, number>();
+  readonly #lock: Deno.FsFile;
+  readonly #worker: Worker;
+  /** Appends waiting for the batch in flight to commit. */
   #queue: Pending[] = [];
-  #flushScheduled = false;
+  /** The batches posted to the writer and not answered yet, oldest first. */
+  readonly #inFlight: Pending[][] = [];
+  #failure?: Error;
   #closed = false;
-  readonly #pruneTimer: ReturnType<typeof setInterval>;
-  readonly #insertRecord: StatementSync;
-  readonly #insertEventId: StatementSync;
-  readonly #findEventId: StatementSync;
+  #drained = Promise.withResolvers<void>();
+  readonly #writerClosed = Promise.withResolvers<void>();
   readonly #selectRecords: StatementSync;
   readonly #readers = new Set<EmbeddedReader>();
 
@@ -166,72 +185,44 @@ export class EmbeddedLog implements EventLog {
   constructor(options: EmbeddedLogOptions) {
     this.#options = options;
     mkdirSync(options.dataDir, { recursive: true });
-    this.#db = new DatabaseSync(join(options.dataDir, "events.db"));
-    this.#db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"};
-      PRAGMA locking_mode = EXCLUSIVE;
-      CREATE TABLE IF NOT EXISTS topics (
-        name TEXT PRIMARY KEY, partitions INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS records (
-        topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
-        key TEXT NOT NULL, value TEXT NOT NULL, headers TEXT NOT NULL,
-        appended_at INTEGER NOT NULL,
-        PRIMARY KEY (topic, partition, offset)
-      ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS event_ids (
-        event_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, topic TEXT NOT NULL,
-        partition INTEGER NOT NULL, offset INTEGER NOT NULL, appended_at INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS event_ids_by_time ON event_ids (appended_at);
-      CREATE TABLE IF NOT EXISTS group_offsets (
-        grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
-        next_offset INTEGER NOT NULL,
-        PRIMARY KEY (grp, topic, partition)
-      ) WITHOUT ROWID;
-    `);
-    // Taking the exclusive lock now makes a second process on the same folder fail at start.
-    this.#db.exec("BEGIN IMMEDIATE; COMMIT;");
-    this.#insertRecord = this.#db.prepare(
-      "INSERT INTO records (topic, partition, offset, key, value, headers, appended_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    );
-    this.#insertEventId = this.#db.prepare(
-      "INSERT INTO event_ids (event_id, fingerprint, topic, partition, offset, appended_at) VALUES (?, ?, ?, ?, ?, ?)",
-    );
-    this.#findEventId = this.#db.prepare(
-      "SELECT fingerprint, topic, partition, offset, appended_at FROM event_ids WHERE event_id = ?",
-    );
+    this.#lock = Deno.openSync(join(options.dataDir, LOCK_FILE), { create: true, write: true });
+    if (!this.#lock.tryLockSync(true)) {
+      this.#lock.close();
+      throw new EmbeddedLogLockedError(options.dataDir);
+    }
+    this.#db = openStore(options.dataDir, options.sync);
     this.#selectRecords = this.#db.prepare(
       "SELECT partition, offset, key, value, headers FROM records WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
     );
-    this.#prune();
-    this.#pruneTimer = setInterval(() => this.#prune(), PRUNE_INTERVAL_MS);
-    this.#pruneTimer.unref();
+    this.#drained.resolve();
+    this.#worker = new Worker(WRITER_URL, { type: "module" });
+    this.#worker.onmessage = ({ data }: MessageEvent<FromWriter>) => this.#answer(data);
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#fail(new Error(`The embedded log's writer stopped: ${event.message}`));
+    };
+    const { dataDir, partitions, dedupWindowMs, sync } = options;
+    this.#post({ kind: "open", options: { dataDir, partitions, dedupWindowMs, sync } });
   }
 
   append(record: LogRecord): Promise<AppendResult> {
-    if (this.#closed) {
-      return Promise.reject(new EventLogUnavailableError("The event log is closed"));
+    if (this.#closed || this.#failure) {
+      return Promise.reject(
+        new EventLogUnavailableError("The event log is closed", { cause: this.#failure }),
+      );
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ record, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      if (this.#inFlight.length === 0) this.#send();
     });
   }
 
   ready(): Promise<boolean> {
-    return Promise.resolve(!this.#closed);
+    return Promise.resolve(!this.#closed && !this.#failure);
   }
 
   hasTopic(topic: string): Promise<boolean> {
-    return Promise.resolve(
-      this.#partitions.has(topic) ||
-        this.#db.prepare("SELECT 1 FROM topics WHERE name = ?").get(topic) !== undefined,
-    );
+    return Promise.resolve(storedPartitions(this.#db, topic) !== undefined);
   }
 
   offsets(topic: string): Promise<PartitionOffsets[]> {
@@ -240,7 +231,7 @@ export class EmbeddedLog implements EventLog {
       const row = this.#db.prepare(
         "SELECT MIN(offset) AS low FROM records WHERE topic = ? AND partition = ?",
       ).get(topic, partition) as { low: number | null };
-      const high = this.#offsetAfterLast(topic, partition, `${topic}\u0000${partition}`);
+      const high = offsetAfterLast(this.#db, topic, partition);
       return { partition, low: BigInt(row.low ?? high), high: BigInt(high) };
     }));
   }
@@ -305,119 +296,90 @@ export class EmbeddedLog implements EventLog {
     return reader;
   }
 
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    this.#flush();
+  async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
+    // Appends already taken are written and answered first.
+    await this.#drained.promise;
     for (const reader of this.#readers) reader.close();
-    clearInterval(this.#pruneTimer);
+    if (!this.#failure) {
+      this.#post({ kind: "close" });
+      await this.#writerClosed.promise;
+    }
+    this.#worker.terminate();
     this.#db.close();
-    return Promise.resolve();
+    this.#lock.close();
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
-    const batch = this.#queue;
+  #post(message: ToWriter): void {
+    this.#worker.postMessage(message);
+  }
+
+  /** Posts the queued appends as one batch. */
+  #send(): void {
+    const batch = this.#queue.splice(0, MAX_BATCH);
     if (batch.length === 0) return;
-    this.#queue = [];
-    const outcomes: (AppendResult | Error)[] = [];
-    const reserved = new Map<string, number>();
-    try {
-      this.#db.exec("BEGIN IMMEDIATE");
-      const now = Date.now();
-      for (const { record } of batch) outcomes.push(this.#write(record, now, reserved));
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      this.#partitions.clear();
-      const failure = new EventLogUnavailableError("The embedded log could not commit", {
-        cause: error,
-      });
-      for (const p of batch) p.reject(failure);
-      return;
-    }
-    for (const [slot, next] of reserved) this.#nextOffset.set(slot, next);
-    if (reserved.size > 0) { for (const reader of this.#readers) reader.wake(); }
-    batch.forEach((p, i) => {
-      const outcome = outcomes[i];
-      if (outcome instanceof Error) p.reject(outcome);
-      else p.resolve(outcome);
+    if (this.#inFlight.length === 0) this.#drained = Promise.withResolvers<void>();
+    this.#inFlight.push(batch);
+    this.#post({
+      kind: "write",
+      records: batch.map(({ record: { topic, key, eventId, fingerprint, value, headers } }) => ({
+        topic,
+        key,
+        eventId,
+        fingerprint,
+        value,
+        headers,
+      })),
     });
   }
 
-  /** Writes one record inside the open transaction; offsets are only reserved until commit. */
-  #write(record: LogRecord, now: number, reserved: Map<string, number>): AppendResult | Error {
-    const seen = this.#findEventId.get(record.eventId) as
-      | {
-        fingerprint: string;
-        topic: string;
-        partition: number;
-        offset: number;
-        appended_at: number;
+  #answer(message: FromWriter): void {
+    switch (message.kind) {
+      case "opened":
+        return;
+      case "broken":
+        return this.#fail(new Error(message.message));
+      case "closed":
+        return this.#writerClosed.resolve();
+      case "written":
+        return this.#settle((p, i) => this.#outcome(p, message.outcomes[i]));
+      case "failed": {
+        const failure = new EventLogUnavailableError("The embedded log could not commit", {
+          cause: new Error(message.message),
+        });
+        return this.#settle((p) => p.reject(failure));
       }
-      | undefined;
-    if (seen && now - seen.appended_at <= this.#options.dedupWindowMs) {
-      if (seen.fingerprint !== record.fingerprint) return new EventIdConflictError(record.eventId);
-      return {
-        topic: seen.topic,
-        partition: seen.partition,
-        offset: String(seen.offset),
-        duplicate: true,
-      };
     }
-    const partition = partitionFor(record.key, this.#partitionCount(record.topic));
-    const slot = `${record.topic}\u0000${partition}`;
-    const offset = reserved.get(slot) ?? this.#offsetAfterLast(record.topic, partition, slot);
-    reserved.set(slot, offset + 1);
-    this.#insertRecord.run(
-      record.topic,
-      partition,
-      offset,
-      record.key,
-      record.value,
-      JSON.stringify(record.headers),
-      now,
-    );
-    if (seen) this.#db.prepare("DELETE FROM event_ids WHERE event_id = ?").run(record.eventId);
-    this.#insertEventId.run(
-      record.eventId,
-      record.fingerprint,
-      record.topic,
-      partition,
-      offset,
-      now,
-    );
-    return { topic: record.topic, partition, offset: String(offset), duplicate: false };
+  }
+
+  /** Answers the oldest batch in flight, then sends the next one. */
+  #settle(each: (pending: Pending, index: number) => void): void {
+    const batch = this.#inFlight.shift() ?? [];
+    batch.forEach(each);
+    if (batch.length > 0) { for (const reader of this.#readers) reader.wake(); }
+    this.#send();
+    if (this.#inFlight.length === 0) this.#drained.resolve();
+  }
+
+  #outcome(pending: Pending, outcome: WriteOutcome): void {
+    if ("conflict" in outcome) pending.reject(new EventIdConflictError(outcome.conflict));
+    else pending.resolve(outcome.written);
+  }
+
+  /** The writer is gone: every append waiting and to come is refused. */
+  #fail(error: Error): void {
+    this.#failure = error;
+    const failure = new EventLogUnavailableError("The embedded log's writer stopped", {
+      cause: error,
+    });
+    for (const batch of this.#inFlight.splice(0)) for (const p of batch) p.reject(failure);
+    for (const p of this.#queue.splice(0)) p.reject(failure);
+    this.#drained.resolve();
+    this.#writerClosed.resolve();
   }
 
   #partitionCount(topic: string): number {
-    let count = this.#partitions.get(topic);
-    if (count !== undefined) return count;
-    const row = this.#db.prepare("SELECT partitions FROM topics WHERE name = ?").get(topic) as
-      | { partitions: number }
-      | undefined;
-    count = row?.partitions ?? this.#options.partitions;
-    if (!row) {
-      this.#db.prepare("INSERT INTO topics (name, partitions) VALUES (?, ?)").run(topic, count);
-    }
-    this.#partitions.set(topic, count);
-    return count;
-  }
-
-  #offsetAfterLast(topic: string, partition: number, slot: string): number {
-    const known = this.#nextOffset.get(slot);
-    if (known !== undefined) return known;
-    const row = this.#db.prepare(
-      "SELECT MAX(offset) AS last FROM records WHERE topic = ? AND partition = ?",
-    ).get(topic, partition) as { last: number | null };
-    return row.last === null ? 0 : row.last + 1;
-  }
-
-  #prune(): void {
-    if (this.#closed) return;
-    const { changes } = this.#db.prepare(
-      "DELETE FROM event_ids WHERE event_id IN (SELECT event_id FROM event_ids WHERE appended_at < ? LIMIT ?)",
-    ).run(Date.now() - this.#options.dedupWindowMs, PRUNE_BATCH);
-    if (Number(changes) === PRUNE_BATCH) setTimeout(() => this.#prune(), 0);
+    return storedPartitions(this.#db, topic) ?? this.#options.partitions;
   }
 }

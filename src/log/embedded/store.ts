@@ -1,0 +1,65 @@
+/**
+ * The embedded log's SQLite file: where it lives, how a connection to it is
+ * opened, and its tables. The writer (in its worker) and the readers (on the
+ * main thread) each open their own connection; WAL mode lets them work at the
+ * same time, and a busy timeout settles the brief moments both write (a
+ * group's committed offset).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+
+/** The database file in the data directory. */
+export const DATABASE_FILE = "events.db";
+/** How long a connection waits for the other's write lock, in ms. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/** How commits reach the disk: `full` fsyncs each one, `normal` leaves it to checkpoints. */
+export type SyncMode = "full" | "normal";
+
+/** Opens a connection to the log in `dataDir`, creating its tables when missing. */
+export function openStore(dataDir: string, sync: SyncMode): DatabaseSync {
+  const db = new DatabaseSync(join(dataDir, DATABASE_FILE));
+  db.exec(`
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = ${sync === "full" ? "FULL" : "NORMAL"};
+    PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};
+    CREATE TABLE IF NOT EXISTS topics (
+      name TEXT PRIMARY KEY, partitions INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS records (
+      topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
+      key TEXT NOT NULL, value TEXT NOT NULL, headers TEXT NOT NULL,
+      appended_at INTEGER NOT NULL,
+      PRIMARY KEY (topic, partition, offset)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS event_ids (
+      event_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, topic TEXT NOT NULL,
+      partition INTEGER NOT NULL, offset INTEGER NOT NULL, appended_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS event_ids_by_time ON event_ids (appended_at);
+    CREATE TABLE IF NOT EXISTS group_offsets (
+      grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+      next_offset INTEGER NOT NULL,
+      PRIMARY KEY (grp, topic, partition)
+    ) WITHOUT ROWID;
+  `);
+  return db;
+}
+
+/** The partitions `topic` has in the store, or undefined before its first record. */
+export function storedPartitions(db: DatabaseSync, topic: string): number | undefined {
+  const row = db.prepare("SELECT partitions FROM topics WHERE name = ?").get(topic) as
+    | { partitions: number }
+    | undefined;
+  return row?.partitions;
+}
+
+/** The offset after the last record of `topic`'s `partition` (0 when it has none). */
+export function offsetAfterLast(db: DatabaseSync, topic: string, partition: number): number {
+  const row = db.prepare(
+    "SELECT MAX(offset) AS last FROM records WHERE topic = ? AND partition = ?",
+  ).get(topic, partition) as { last: number | null };
+  return row.last === null ? 0 : row.last + 1;
+}
