@@ -318,8 +318,8 @@ console.log(
 console.log("\nsubscription targets");
 const kafkaLanes = kafkaUp ? lanes : undefined;
 check(
-  "durable (Kafka) lane p99 <= 25 ms",
-  kafkaLanes && kafkaLanes.durable.p99 <= 25,
+  "durable (Kafka) lane p99 <= 15 ms",
+  kafkaLanes && kafkaLanes.durable.p99 <= 15,
   kafkaLanes ? fmt(kafkaLanes.durable.p99, 2) + " ms" : "-",
 );
 check(
@@ -328,8 +328,8 @@ check(
   kafkaLanes ? fmt(kafkaLanes.live.p99, 2) + " ms" : "-",
 );
 check(
-  ">= 20,000 deliveries/s fan-out",
-  fan.deliveriesPerSecond >= 20_000,
+  ">= 100,000 deliveries/s fan-out to 1,000 subscribers",
+  fan.deliveriesPerSecond >= 100_000,
   fmt(fan.deliveriesPerSecond),
 );
 check(
@@ -338,8 +338,8 @@ check(
   fmt(replay.eventsPerSecond),
 );
 check(
-  "<= 32 KiB per idle connection",
-  memory.bytesPerConnection <= 32 * 1024,
+  "<= 24 KiB per idle connection",
+  memory.bytesPerConnection <= 24 * 1024,
   fmt(memory.bytesPerConnection / 1024, 1) + " KiB",
 );
 

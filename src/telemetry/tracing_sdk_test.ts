@@ -23,6 +23,20 @@ Deno.test("tracing SDK: new traces are sampled by ratio, a caller's sampled trac
     assert.equal(child.span.isRecording(), true, "the caller sampled it");
     assert.equal(child.span.spanContext().traceId, "0af7651916cd43dd8448eb211c80319c");
     child.span.end();
+    // Under an unsampled parent no span is made: the trace id and the flag travel on.
+    const unsampled = remoteContext({
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+    });
+    const inner = startSpan("inner", unsampled);
+    assert.equal(inner.span.isRecording(), false);
+    assert.equal(inner.context, unsampled);
+    assert.equal(inner.span.spanContext().spanId, "b7ad6b7169203331");
+    const underRoot = startSpan("under-root", root.context);
+    assert.equal(
+      underRoot.context,
+      root.context,
+      "ratio 0: the root's children are not made either",
+    );
   } finally {
     await tracing.shutdown();
     await server.shutdown();
