@@ -25,7 +25,7 @@ import {
   TEST_AUDIENCE,
   TEST_ISSUER,
 } from "../testing/tokens.ts";
-import { median, wrk } from "./wrk.ts";
+import { median, NO_PUBLISH_LIMIT, wrk } from "./wrk.ts";
 
 /** Throughput wanted with a credential, as a share of the throughput without. */
 export const AUTH_TARGETS = { apiKey: 0.95, jwt: 0.90 } as const;
@@ -99,9 +99,9 @@ export async function authCost(
   await Deno.writeTextFile(jwksFile, JSON.stringify(jwksOf(signer)));
   const keys = await apiKeysFile([{ id: "bench", scopes: ["publish:*"] }]);
   const jwt = await signToken(signer, { sub: "bench", scope: "publish:*" });
-  const required = { TASTESYNC_AUTH_MODE: "required" };
+  const required = { TASTESYNC_AUTH_MODE: "required", ...NO_PUBLISH_LIMIT };
   const gateways = await Promise.all([
-    startGateway(await env()),
+    startGateway({ ...await env(), ...NO_PUBLISH_LIMIT }),
     startGateway({ ...await env(), ...required, TASTESYNC_AUTH_API_KEYS_FILE: keys.path }),
     startGateway({
       ...await env(),

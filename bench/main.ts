@@ -30,7 +30,7 @@ import {
   memoryPerConnection,
   REPLAY_TARGET_EVENTS_PER_SECOND,
 } from "./subscribe.ts";
-import { BODY, median, type Run, wrk as runWrk } from "./wrk.ts";
+import { BODY, median, NO_PUBLISH_LIMIT, type Run, wrk as runWrk } from "./wrk.ts";
 import type { BenchReport } from "./capacity.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
@@ -176,7 +176,7 @@ async function kafkaBaseline(
 }
 
 async function gatewayRuns(env: Record<string, string>): Promise<Map<string, Run>> {
-  const gateway = await startGateway(env);
+  const gateway = await startGateway({ ...env, ...NO_PUBLISH_LIMIT });
   const url = `${gateway.url}/v1/identifications`;
   const results = new Map<string, Run>();
   try {
@@ -370,7 +370,7 @@ async function tracingCost(env: Record<string, string>): Promise<Map<string, num
     return Response.json({});
   });
   const measure = async (extra: Record<string, string>) => {
-    const gateway = await startGateway({ ...env, ...extra });
+    const gateway = await startGateway({ ...env, ...NO_PUBLISH_LIMIT, ...extra });
     try {
       const url = `${gateway.url}/v1/identifications`;
       await wrk(url, 16, true);

@@ -11,6 +11,16 @@ import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 export const BODY = JSON.stringify(CUSTOMER_IDENTIFIED.versions.v1.example);
 const ROOT = new URL("..", import.meta.url).pathname;
 
+/**
+ * Settings of a gateway under a throughput run: the per-caller publish limit
+ * (10,000/s by default, one caller here) out of the way, so the run measures
+ * the gateway and not its limiter.
+ */
+export const NO_PUBLISH_LIMIT: Readonly<Record<string, string>> = {
+  TASTESYNC_AUTH_LIMITS_PUBLISH_PER_SECOND: "1000000",
+  TASTESYNC_AUTH_LIMITS_PUBLISH_BURST: "1000000",
+};
+
 /** One wrk run: successful requests per second, latency percentiles (ms), failures. */
 export interface Run {
   rate: number;
