@@ -240,12 +240,14 @@ export const ConfigSchema = z.object({
     replication_factor: PositiveInt.default(1),
     client_id: z.string().min(1).default("tastesync-gateway"),
     /**
-     * Prefix of this process's transactional ids (two per partition): unique among live processes,
+     * Prefix of this process's transactional ids (`lanes` per partition): unique among live processes,
      * the same after a restart. Unset: `<client_id>-<hostname>-<http.port>`.
      */
     transactional_id: z.string().regex(/^[A-Za-z0-9._:-]+$/, {
       message: "must be letters, digits, '.', '_', ':' or '-'",
     }).optional(),
+    /** Transactions in flight per partition, each under its own transactional id. */
+    lanes: PositiveInt.max(8).default(2),
     max_batch: PositiveInt.max(10_000).default(500),
     linger_ms: z.coerce.number().int().min(0).max(1000).default(0),
     retries: z.coerce.number().int().min(1).max(10).default(3),
@@ -447,6 +449,7 @@ export const ENV_KEYS: Readonly<Record<string, readonly string[]>> = {
   TASTESYNC_KAFKA_REPLICATION_FACTOR: ["kafka", "replication_factor"],
   TASTESYNC_KAFKA_CLIENT_ID: ["kafka", "client_id"],
   TASTESYNC_KAFKA_TRANSACTIONAL_ID: ["kafka", "transactional_id"],
+  TASTESYNC_KAFKA_LANES: ["kafka", "lanes"],
   TASTESYNC_KAFKA_MAX_BATCH: ["kafka", "max_batch"],
   TASTESYNC_KAFKA_LINGER_MS: ["kafka", "linger_ms"],
   TASTESYNC_KAFKA_RETRIES: ["kafka", "retries"],

@@ -64,6 +64,7 @@ export function createEventLog(config: Config, logger: Logger): EventLog {
     topic: k.topic,
     partitions: k.partitions,
     replicationFactor: k.replication_factor,
+    lanes: k.lanes,
     maxBatch: k.max_batch,
     lingerMs: k.linger_ms,
     retries: k.retries,

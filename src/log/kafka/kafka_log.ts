@@ -57,6 +57,8 @@ export interface KafkaLogOptions extends KafkaConnection {
   replicationFactor: number;
   /** Most records in one produce request, per partition. */
   maxBatch: number;
+  /** Transactions in flight per partition; default the producer's `DEFAULT_LANES` (2). */
+  lanes?: number;
   /** How long a batch may wait for more records before it is sent, in ms. */
   lingerMs: number;
   /** Longest a publish waits for its answer, in ms. */
