@@ -21,11 +21,13 @@ export const EventId = z.string().regex(EVENT_ID_PATTERN, {
 export const UtcTimestamp = z.string()
   .regex(RFC3339_UTC_PATTERN, { message: "must be RFC 3339 in UTC ending in Z", abort: true })
   .refine(
-    (s) =>
-      !Number.isNaN(Date.parse(s)) && new Date(s).toISOString().slice(0, 19) === s.slice(0, 19),
-    {
-      message: "is not a real calendar instant",
+    (s) => {
+      // One parse: a date that rolls over (Feb 30) comes back as another day.
+      const instant = new Date(s);
+      return !Number.isNaN(instant.getTime()) &&
+        instant.toISOString().slice(0, 19) === s.slice(0, 19);
     },
+    { message: "is not a real calendar instant" },
   );
 
 /** A fully built envelope, as stored in the log and delivered to subscribers. */

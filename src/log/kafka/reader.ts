@@ -22,9 +22,13 @@ import {
 export const DEFAULT_FETCH_MAX_WAIT_MS = 500;
 /** Most bytes fetched per partition in one request. @default 1 MiB */
 export const DEFAULT_FETCH_PARTITION_BYTES = 1024 * 1024;
-/** First wait after a failed fetch, in ms; doubles up to {@linkcode MAX_RETRY_WAIT_MS}. */
+/**
+ * First wait after a failed fetch, in ms; doubles up to {@linkcode MAX_RETRY_WAIT_MS}. The cap is
+ * short because the dedup tail must catch up within a second of a leader's death: a partition
+ * that failed a write checks each batch against the tail, with a 1 s limit.
+ */
 const FIRST_RETRY_WAIT_MS = 100;
-const MAX_RETRY_WAIT_MS = 2000;
+const MAX_RETRY_WAIT_MS = 500;
 /**
  * An answer naming no partition that came back sooner than this, in ms, did
  * not wait at the broker: its fetch session has lost our partitions (seen

@@ -23,8 +23,12 @@ import { clientOptions, type KafkaConnection } from "./client.ts";
  */
 const CONCURRENT_TRANSACTIONS_RETRY_MS = 2;
 const MAX_CONCURRENT_RETRY_MS = 100;
-/** Longest wait between the library's retries of other failures, in ms. */
-const MAX_RETRY_MS = 1000;
+/**
+ * Longest wait between the library's retries of other failures (a coordinator
+ * or leader that moved), in ms: a lane retries within this of the cluster's
+ * recovery, at 4 requests a second at most while it lasts.
+ */
+const MAX_RETRY_MS = 250;
 /** Retries of a request inside the library (about 1.6 s of CONCURRENT_TRANSACTIONS). */
 const TRANSACTION_RETRIES = 40;
 
