@@ -42,6 +42,8 @@ export interface EmbeddedLogOptions {
    * fsync to checkpoints (durable across a process crash only).
    */
   sync: SyncMode;
+  /** The writer worker's module; tests hand in another. Default: `writer_worker.ts` beside this. */
+  writerUrl?: URL;
 }
 
 /** The file whose lock marks the folder as taken by a running process. */
@@ -195,7 +197,7 @@ export class EmbeddedLog implements EventLog {
       "SELECT partition, offset, key, value, headers FROM records WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
     );
     this.#drained.resolve();
-    this.#worker = new Worker(WRITER_URL, { type: "module" });
+    this.#worker = new Worker(options.writerUrl ?? WRITER_URL, { type: "module" });
     this.#worker.onmessage = ({ data }: MessageEvent<FromWriter>) => this.#answer(data);
     this.#worker.onerror = (event) => {
       event.preventDefault();

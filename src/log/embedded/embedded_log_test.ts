@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { EventIdConflictError } from "../../errors.ts";
+import { EventIdConflictError, EventLogUnavailableError } from "../../errors.ts";
 import type { LogReader, LogRecord, StoredRecord } from "../event_log.ts";
 import { partitionFor } from "../partitioner.ts";
 import { EmbeddedLog } from "./embedded_log.ts";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const options = (dataDir: string) => ({
   dataDir,
@@ -93,4 +95,19 @@ Deno.test("EmbeddedLog's reader reads a page at a time and nothing of a paused p
   );
   await reader.close();
   await log.close();
+});
+
+Deno.test("EmbeddedLog: a writer that dies answers every append 503, none hangs, and the log is not ready", async () => {
+  const dir = await Deno.makeTempDir();
+  const broken = join(dir, "broken_writer.ts");
+  await Deno.writeTextFile(broken, 'throw new Error("the writer cannot start");\n');
+  const log = new EmbeddedLog({ ...options(join(dir, "data")), writerUrl: pathToFileURL(broken) });
+  const appends = [log.append(record("e1", "c")), log.append(record("e2", "c"))];
+  for (const append of appends) {
+    await assert.rejects(append, EventLogUnavailableError);
+  }
+  await assert.rejects(log.append(record("e3", "c")), EventLogUnavailableError);
+  assert.equal(await log.ready(), false);
+  await log.close();
+  await Deno.remove(dir, { recursive: true });
 });
