@@ -2,14 +2,9 @@ import assert from "node:assert/strict";
 import { jsonLogger } from "../../telemetry/logger.ts";
 import { KafkaReader, type ReaderConsumer } from "./reader.ts";
 
-const CONNECTION = {
-  brokers: ["127.0.0.1:1"],
-  clientId: "test",
-  connectionTimeoutMs: 100,
-  requestTimeoutMs: 100,
-  retries: 0,
-  initialRetryMs: 10,
-};
+/** Never dialled: the fake consumer stands in for the client. */
+const CONNECTION = { brokers: [], clientId: "test", retries: 0, initialRetryMs: 1 } as const;
+const TIMEOUTS = { connectionTimeoutMs: 1, requestTimeoutMs: 1 };
 
 /**
  * A consumer whose every fetch is answered at once with no partition in it:
@@ -43,7 +38,7 @@ Deno.test("reader: answers that did not wait back off, then a new consumer opens
   const renewed = Promise.withResolvers<void>();
   const warnings: Record<string, unknown>[] = [];
   const reader = new KafkaReader({
-    connection: CONNECTION,
+    connection: { ...CONNECTION, ...TIMEOUTS, brokers: [] },
     topic: "t",
     from: new Map([[0, 0n]]),
     onRecords: () => {},
