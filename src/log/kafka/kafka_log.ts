@@ -341,6 +341,7 @@ export class KafkaLog implements EventLog {
           this.#dedup,
         );
         this.#started = true;
+        this.#producer.warm(this.#partitionCount);
         this.#logger.log("info", "Kafka log started", {
           component: "kafka",
           topic,

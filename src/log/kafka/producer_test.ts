@@ -36,6 +36,7 @@ function fakeTransactions() {
   const calls: Call[] = [];
   const resets: number[] = [];
   const aborts: number[] = [];
+  const warmed: number[] = [];
   const factory = (partition: number): PartitionTransactions => {
     const call = <T>(kind: Call["kind"], keys: string[] = []) =>
       new Promise<T>((answer, fail) =>
@@ -47,6 +48,7 @@ function fakeTransactions() {
       commit: () => call<void>("commit"),
       abort: () => Promise.resolve(void aborts.push(partition)),
       reset: () => void resets.push(partition),
+      warm: () => void warmed.push(partition),
       close: () => Promise.resolve(),
     };
   };
@@ -59,7 +61,7 @@ function fakeTransactions() {
       await new Promise((r) => setTimeout(r, 1));
     }
   };
-  return { factory, next, resets, aborts, calls };
+  return { factory, next, resets, aborts, warmed, calls };
 }
 
 const message = (i: number) => ({ key: `k${i}`, value: `v${i}`, headers: {} });
@@ -74,6 +76,14 @@ Deno.test("a batch is one transaction: its records get their offsets once it com
   (await fake.next("commit")).answer();
   assert.deepEqual(await Promise.all(sent), [41n, 42n]);
   assert.deepEqual(fake.resets, []);
+});
+
+Deno.test("warm readies every lane of every partition before the first record", () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer({ ...OPTIONS, lanes: 2 }, fake.factory);
+  producer.warm(3);
+  assert.deepEqual(fake.warmed.sort(), [0, 0, 1, 1, 2, 2]);
+  assert.deepEqual(fake.calls, [], "nothing is written");
 });
 
 Deno.test("a partition whose write hangs holds back only itself; its records are never committed", async () => {

@@ -52,6 +52,8 @@ export interface PartitionTransactions {
   abort(): Promise<void>;
   /** Abandons the open transaction: it is aborted and none of its records is ever read. */
   reset(): void;
+  /** Connects and readies the next transaction ahead of the first write (InitProducerId). */
+  warm(): void;
   /** Closes the connections (an open transaction is aborted by the broker's transaction timeout). */
   close(): Promise<void>;
 }
@@ -126,6 +128,10 @@ export class TransactionalPartition implements PartitionTransactions {
     } catch {
       this.reset();
     }
+  }
+
+  warm(): void {
+    if (!this.#open) this.#next ??= this.#begin();
   }
 
   reset(): void {
