@@ -23,6 +23,13 @@ export interface RoundRecord {
   /** Whether nothing may be acknowledged while the fault holds (below min ISR). */
   expectNoAcks: boolean;
   loadStart: number;
+  /**
+   * The load reached steady state (every answer fast for a while); the fault
+   * came after it. Attempts sent before it are warm-up: they count for what
+   * was stored and delivered, not for deadlines, gaps or latency.
+   * @default {loadStart}
+   */
+  steadyAt?: number;
   loadEnd: number;
   /** The fault was started. */
   faultStart: number;
@@ -95,6 +102,7 @@ export function quantile(values: number[], q: number): number {
 }
 
 const isAck = (a: Attempt) => a.outcome === 200 || a.outcome === 202;
+const duration = (a: Attempt) => a.endAt - a.sentAt;
 
 /**
  * Longest time between successive 2xx answers of each partition during
@@ -196,15 +204,24 @@ export function measure(r: RoundRecord): RoundRow {
       notes.push(`${id} stored ${list.length}x: ${list.map((s) => `p${s.partition}@${s.offset}`)}`);
     }
   }
-  const gaps = longestGaps(r.attempts, r.partitions, r.loadStart, r.loadEnd);
+  const steadyAt = r.steadyAt ?? r.loadStart;
+  const measured = r.attempts.filter((a) => a.sentAt >= steadyAt);
+  const warmup = r.attempts.length - measured.length;
+  if (warmup > 0) {
+    const slowest = Math.max(...r.attempts.filter((a) => a.sentAt < steadyAt).map(duration));
+    notes.push(
+      `warm-up: ${warmup} attempts in ${((steadyAt - r.loadStart) / 1000).toFixed(1)} s ` +
+        `before steady state, slowest ${(slowest / 1000).toFixed(1)} s (not measured)`,
+    );
+  }
+  const gaps = longestGaps(measured, r.partitions, steadyAt, r.loadEnd);
   const maxGapMs = Math.max(...gaps);
-  const duringFault = r.attempts.filter((a) =>
+  const duringFault = measured.filter((a) =>
     a.sentAt >= r.faultStart && a.sentAt < r.faultEnd && a.outcome !== "connection"
   );
-  const durations = r.attempts.map((a) => a.endAt - a.sentAt);
+  const durations = measured.map(duration);
   const late =
-    r.attempts.filter((a) => a.outcome === "timeout" || a.endAt - a.sentAt > PUBLISH_DEADLINE_MS)
-      .length;
+    measured.filter((a) => a.outcome === "timeout" || duration(a) > PUBLISH_DEADLINE_MS).length;
   const ackedInFault =
     r.attempts.filter((a) => a.outcome === 202 && a.sentAt >= r.faultActive && a.endAt < r.faultEnd)
       .length;
@@ -241,7 +258,7 @@ export function measure(r: RoundRecord): RoundRow {
     maxGapMs,
     gapsMs: gaps,
     p99FaultMs: quantile(duringFault.map((a) => a.endAt - a.sentAt), 0.99),
-    recoveryMs: recovery(r.attempts, r.partitions, r.faultStart, r.faultEnd),
+    recoveryMs: recovery(measured, r.partitions, r.faultStart, r.faultEnd),
     late,
     slowestMs: Math.max(0, ...durations),
     ackedInFault,

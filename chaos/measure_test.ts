@@ -134,3 +134,29 @@ Deno.test("measure: late attempts, p99 during the fault, acks while below min IS
   assert.deepEqual(row.failed, ["deadline", "acked-below-min-isr"]);
   assert.match(table([row]), /\| leader-kill \| 1 {5}\| +0 \|/);
 });
+
+Deno.test("measure: warm-up before steady state counts for storage, not for deadlines", () => {
+  const acks = new Map([["cold", ack("cold", 0, 0)], ["warm", ack("warm", 1, 0)]]);
+  const row = measure(record({
+    loadStart: 0,
+    steadyAt: 6000,
+    faultStart: 7000,
+    faultActive: 7000,
+    faultEnd: 8000,
+    loadEnd: 9000,
+    attempts: [
+      attempt(0, 0, 5500, 202, "cold"),
+      ...Array.from({ length: 30 }, (_, i) => attempt(i % 2, 6000 + i * 100, 6000 + i * 100 + 20)),
+      attempt(1, 6100, 6150, 202, "warm"),
+    ],
+    acks,
+    stored: [{ id: "warm", partition: 1, offset: 0n }],
+  }));
+  assert.equal(row.late, 0);
+  assert.equal(row.slowestMs, 50);
+  assert.equal(row.lost, 1, "an event acked during warm-up and missing is still lost");
+  assert.match(row.notes.join("\n"), /warm-up: 1 attempts in 6\.0 s .* slowest 5\.5 s/);
+
+  const cold = measure(record({ loadStart: 0, attempts: [attempt(0, 0, 5500)] }));
+  assert.equal(cold.late, 1, "without a steady state every attempt is measured");
+});

@@ -2,7 +2,8 @@
  * One chaos round: a fresh topic (RF 3, min ISR 2), two gateway processes, a
  * durable subscriber, a consumer group with one member on each gateway, and
  * open-loop publish traffic that retries with the same `event_id`. The fault
- * is injected once every partition is answering, held, undone; traffic goes
+ * is injected once every partition is answering and the answers are steady
+ * (warm-up is not measured for deadlines and gaps), held, undone; traffic goes
  * on until every partition answers again, then the topic is read back with an
  * independent kafkajs consumer and compared with what was acknowledged.
  *
@@ -22,9 +23,19 @@ import {
 } from "../testing/publish_load.ts";
 import { GatewayHandle } from "./gateways.ts";
 import { LoopLag } from "./loop_lag.ts";
-import { measure, type RoundRow } from "./measure.ts";
+import { measure, type RoundRow, SLOW_MS } from "./measure.ts";
 import { DurableSubscriber, GroupLedger, GroupMember, oddFrames } from "./observers.ts";
 import type { Scenario } from "./scenarios.ts";
+
+/**
+ * Steady state before the fault: every answer for this long was a 2xx within
+ * {@linkcode SLOW_MS}, and nothing has waited longer than that, in ms. A
+ * cluster whose brokers just started (cold JVMs on shared cores) answers in
+ * seconds at first; a fault injected then would measure the warm-up.
+ */
+const STEADY_MS = 3000;
+/** Longest wait for steady state before the round goes on without it, in ms. */
+const STEADY_WAIT_MS = 60_000;
 
 /** Options of {@linkcode runRound}. */
 export interface RoundOptions {
@@ -102,6 +113,7 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
   const answered = Array.from({ length: partitions }, () => 0);
   let answeredSince = Infinity;
   const answeredAfter = Array.from({ length: partitions }, () => 0);
+  let unsteadyAt = 0;
   const load = new PublishLoad({
     pool,
     rate,
@@ -109,6 +121,8 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
     idPrefix: topic,
     onAttempt: (a) => {
       attempts.push(a);
+      const ok = a.outcome === 200 || a.outcome === 202;
+      if (!ok || a.endAt - a.sentAt > SLOW_MS) unsteadyAt = a.endAt;
       if (a.outcome === 200 || a.outcome === 202) {
         answered[a.partition]++;
         if (a.sentAt >= answeredSince) answeredAfter[a.partition]++;
@@ -145,6 +159,19 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
       () => answered.every((n) => n >= answersPerPartition),
       "every partition answers before the fault",
       60_000,
+    );
+    const steady = () =>
+      performance.now() - Math.max(unsteadyAt, loadStart) >= STEADY_MS &&
+      load.oldestInFlightMs <= SLOW_MS;
+    const steadyAt = await waitUntil(steady, "steady state", STEADY_WAIT_MS).then(
+      () => {
+        say(`steady state after ${((performance.now() - loadStart) / 1000).toFixed(1)} s`);
+        return performance.now();
+      },
+      () => {
+        say(`no steady state within ${STEADY_WAIT_MS / 1000} s; injecting the fault anyway`);
+        return loadStart;
+      },
     );
 
     let faultStart = performance.now();
@@ -194,6 +221,7 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
       leaderKill: scenario.leaderKill,
       expectNoAcks: scenario.expectNoAcks,
       loadStart,
+      steadyAt,
       loadEnd,
       faultStart,
       faultActive,

@@ -171,6 +171,8 @@ export class PublishLoad {
   readonly #backlog: PendingEvent[] = [];
   #created = 0;
   #inFlight = 0;
+  /** When each attempt in flight was sent, oldest first. */
+  readonly #sentTimes = new Set<number>();
   #generating = false;
   #abandoned = false;
   #ticker?: Promise<void>;
@@ -196,6 +198,12 @@ export class PublishLoad {
   /** Attempts in flight now. */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** How long the oldest attempt in flight has waited for its answer, ms (0 when none). */
+  get oldestInFlightMs(): number {
+    for (const sentAt of this.#sentTimes) return performance.now() - sentAt;
+    return 0;
   }
 
   /** Starts creating events at the configured rate. */
@@ -292,7 +300,10 @@ export class PublishLoad {
 
   async #attempt(event: PendingEvent, gateway: number): Promise<void> {
     const { pool, attemptTimeoutMs } = this.#options;
-    const sentAt = performance.now();
+    let sentAt = performance.now();
+    // Set entries are unique: two attempts sent within the timer's resolution get distinct keys.
+    while (this.#sentTimes.has(sentAt)) sentAt += 1e-6;
+    this.#sentTimes.add(sentAt);
     let outcome: Outcome;
     let retryAfter: string | null = null;
     let body: { partition?: number; offset?: string } | undefined;
@@ -315,6 +326,7 @@ export class PublishLoad {
       }
     }
     const endAt = performance.now();
+    this.#sentTimes.delete(sentAt);
     const key = String(outcome);
     this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
     this.#options.onAttempt?.({
