@@ -22,4 +22,19 @@ Deno.test("CORS echoes a listed origin, never *, and answers nothing to others",
   assert.match(listed.headers.get("access-control-expose-headers")!, /ratelimit/);
   const other = await app.request("/healthz", { headers: { origin: "https://evil.example" } });
   assert.equal(other.headers.get("access-control-allow-origin"), null);
+  const preflight = await app.request("/healthz", {
+    method: "OPTIONS",
+    headers: { origin: "https://app.example.com", "access-control-request-method": "GET" },
+  });
+  assert.equal(preflight.status, 204);
+  assert.match(preflight.headers.get("access-control-allow-methods")!, /POST/);
+});
+
+Deno.test("a request without Origin (not a browser page) gets no CORS headers", async () => {
+  const app = new Hono();
+  app.use("*", new AllowedOrigins(["https://app.example.com"]).cors());
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  const plain = await app.request("/healthz");
+  assert.equal(plain.status, 200);
+  for (const [name] of plain.headers) assert.doesNotMatch(name, /^access-control-/);
 });

@@ -177,6 +177,8 @@ export class EmbeddedLog implements EventLog {
   /** The batches posted to the writer and not answered yet, oldest first. */
   readonly #inFlight: Pending[][] = [];
   #failure?: Error;
+  /** Whether the writer has opened the database and loaded the dedup window. */
+  #opened = false;
   #closed = false;
   #drained = Promise.withResolvers<void>();
   readonly #writerClosed = Promise.withResolvers<void>();
@@ -219,8 +221,9 @@ export class EmbeddedLog implements EventLog {
     });
   }
 
+  /** Ready once the writer has loaded the dedup window; appends sent before then wait for it. */
   ready(): Promise<boolean> {
-    return Promise.resolve(!this.#closed && !this.#failure);
+    return Promise.resolve(this.#opened && !this.#closed && !this.#failure);
   }
 
   hasTopic(topic: string): Promise<boolean> {
@@ -339,6 +342,7 @@ export class EmbeddedLog implements EventLog {
   #answer(message: FromWriter): void {
     switch (message.kind) {
       case "opened":
+        this.#opened = true;
         return;
       case "broken":
         return this.#fail(new Error(message.message));

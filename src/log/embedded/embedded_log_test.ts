@@ -32,6 +32,7 @@ Deno.test("EmbeddedLog assigns Kafka's partition and consecutive offsets", async
   ]);
   assert.deepEqual(results.map((r) => r.partition), Array(3).fill(partitionFor("cust1", 3)));
   assert.deepEqual(results.map((r) => r.offset), ["0", "1", "2"]);
+  assert.equal(await log.ready(), true, "ready once the writer has opened");
   await log.close();
 });
 

@@ -34,11 +34,6 @@ export function openStore(dataDir: string, sync: SyncMode): DatabaseSync {
       appended_at INTEGER NOT NULL,
       PRIMARY KEY (topic, partition, offset)
     ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS event_ids (
-      event_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, topic TEXT NOT NULL,
-      partition INTEGER NOT NULL, offset INTEGER NOT NULL, appended_at INTEGER NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS event_ids_by_time ON event_ids (appended_at);
     CREATE TABLE IF NOT EXISTS group_offsets (
       grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
       next_offset INTEGER NOT NULL,

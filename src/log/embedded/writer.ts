@@ -1,23 +1,21 @@
 /**
  * The embedded log's writer: appends a batch of records in one SQLite
- * transaction (one fsync), with the dedup lookup of each event id, and prunes
- * expired ids. It runs in its own worker ({@link ./writer_worker.ts}) so that
- * commits never hold up the thread that serves requests; its answers are
- * plain data, fit for `postMessage`.
+ * transaction (one fsync), looking each event id up in an in-memory
+ * {@linkcode DedupWindow} and journaling the ids it wrote
+ * ({@linkcode IdJournal}); it loads the window from the journal when it opens
+ * and prunes expired journal rows. It runs in its own worker
+ * ({@link ./writer_worker.ts}) so that commits never hold up the thread that
+ * serves requests; its answers are plain data, fit for `postMessage`.
  *
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { EventIdConflictError } from "../../errors.ts";
+import { DedupWindow } from "../dedup_window.ts";
 import type { AppendResult, LogRecord } from "../event_log.ts";
 import { partitionFor } from "../partitioner.ts";
+import { IdJournal, type JournalEntry } from "./id_journal.ts";
 import { offsetAfterLast, openStore, storedPartitions, type SyncMode } from "./store.ts";
-
-/**
- * Most expired event ids deleted in one statement (10-30 ms); a prune of more
- * runs as several, between batches of appends. Dedup never depends on
- * pruning: a lookup checks the entry's age.
- */
-export const PRUNE_BATCH = 1000;
 
 /** What the writer needs to know. */
 export interface WriterOptions {
@@ -41,46 +39,57 @@ export type WriteOutcome = { written: AppendResult } | { conflict: string };
 export class EmbeddedWriter {
   readonly #db: DatabaseSync;
   readonly #options: WriterOptions;
+  readonly #window: DedupWindow;
+  readonly #journal: IdJournal;
   /** The next offset of each `topic\0partition` slot, once known. */
   readonly #nextOffset = new Map<string, number>();
   readonly #partitions = new Map<string, number>();
   readonly #insertRecord: StatementSync;
-  readonly #insertEventId: StatementSync;
-  readonly #deleteEventId: StatementSync;
-  readonly #findEventId: StatementSync;
-  readonly #pruneIds: StatementSync;
 
-  /** Opens the database in `options.dataDir` for writing. */
-  constructor(options: WriterOptions) {
+  /**
+   * Opens the database in `options.dataDir` for writing and loads the ids
+   * written within the dedup window; `now` is the clock (for tests).
+   */
+  constructor(options: WriterOptions, now: () => number = Date.now) {
     this.#options = options;
     this.#db = openStore(options.dataDir, options.sync);
     this.#insertRecord = this.#db.prepare(
       "INSERT INTO records (topic, partition, offset, key, value, headers, appended_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
-    this.#insertEventId = this.#db.prepare(
-      "INSERT INTO event_ids (event_id, fingerprint, topic, partition, offset, appended_at) VALUES (?, ?, ?, ?, ?, ?)",
-    );
-    this.#deleteEventId = this.#db.prepare("DELETE FROM event_ids WHERE event_id = ?");
-    this.#findEventId = this.#db.prepare(
-      "SELECT fingerprint, topic, partition, offset, appended_at FROM event_ids WHERE event_id = ?",
-    );
-    this.#pruneIds = this.#db.prepare(
-      "DELETE FROM event_ids WHERE event_id IN (SELECT event_id FROM event_ids WHERE appended_at < ? LIMIT ?)",
-    );
+    this.#window = new DedupWindow(options.dedupWindowMs, now);
+    this.#journal = new IdJournal(this.#db);
+    this.#journal.load(this.#window, now(), options.dedupWindowMs);
   }
 
   /**
    * Writes `batch` in one transaction and returns each record's outcome, in
    * order. Throws when the transaction cannot commit: then nothing of it was
-   * written.
+   * written, and no id of it is remembered.
    */
   write(batch: readonly WriteRecord[]): WriteOutcome[] {
     const reserved = new Map<string, number>();
+    /** Ids written by this batch so far, which the window learns only once it commits. */
+    const written = new Map<string, { fingerprint: string; result: AppendResult }>();
+    const journal = new Map<string, JournalEntry[]>();
     const outcomes: WriteOutcome[] = [];
+    const now = Date.now();
     try {
       this.#db.exec("BEGIN IMMEDIATE");
-      const now = Date.now();
-      for (const record of batch) outcomes.push(this.#write(record, now, reserved));
+      for (const record of batch) {
+        const outcome = this.#write(record, now, reserved, written);
+        outcomes.push(outcome);
+        if ("conflict" in outcome || outcome.written.duplicate) continue;
+        const { partition, offset } = outcome.written;
+        const entries = journal.get(record.topic) ?? [];
+        entries.push({
+          eventId: record.eventId,
+          fingerprint: record.fingerprint,
+          partition,
+          offset: Number(offset),
+        });
+        journal.set(record.topic, entries);
+      }
+      for (const [topic, entries] of journal) this.#journal.append(topic, now, entries);
       this.#db.exec("COMMIT");
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
@@ -88,16 +97,15 @@ export class EmbeddedWriter {
       throw error;
     }
     for (const [slot, next] of reserved) this.#nextOffset.set(slot, next);
+    for (const [eventId, { fingerprint, result }] of written) {
+      this.#window.remember(eventId, { ...result, fingerprint, at: now });
+    }
     return outcomes;
   }
 
-  /** Deletes up to {@linkcode PRUNE_BATCH} expired event ids; true when more may be left. */
+  /** Deletes a page of expired journal rows; true when more may be left. */
   prune(): boolean {
-    const { changes } = this.#pruneIds.run(
-      Date.now() - this.#options.dedupWindowMs,
-      PRUNE_BATCH,
-    );
-    return Number(changes) === PRUNE_BATCH;
+    return this.#journal.prune(Date.now() - this.#options.dedupWindowMs);
   }
 
   /** Closes the database. */
@@ -106,21 +114,26 @@ export class EmbeddedWriter {
   }
 
   /** Writes one record inside the open transaction; offsets are only reserved until commit. */
-  #write(record: WriteRecord, now: number, reserved: Map<string, number>): WriteOutcome {
-    const seen = this.#findEventId.get(record.eventId) as
-      | {
-        fingerprint: string;
-        topic: string;
-        partition: number;
-        offset: number;
-        appended_at: number;
-      }
-      | undefined;
-    if (seen && now - seen.appended_at <= this.#options.dedupWindowMs) {
-      if (seen.fingerprint !== record.fingerprint) return { conflict: record.eventId };
-      const { topic, partition, offset } = seen;
-      return { written: { topic, partition, offset: String(offset), duplicate: true } };
+  #write(
+    record: WriteRecord,
+    now: number,
+    reserved: Map<string, number>,
+    written: Map<string, { fingerprint: string; result: AppendResult }>,
+  ): WriteOutcome {
+    const earlier = written.get(record.eventId);
+    let seen: AppendResult | undefined;
+    try {
+      seen = earlier
+        ? earlier.fingerprint === record.fingerprint
+          ? { ...earlier.result, duplicate: true }
+          : undefined
+        : this.#window.check(record.eventId, record.fingerprint);
+    } catch (error) {
+      if (error instanceof EventIdConflictError) return { conflict: record.eventId };
+      throw error;
     }
+    if (earlier && !seen) return { conflict: record.eventId };
+    if (seen) return { written: seen };
     const partition = partitionFor(record.key, this.#partitionCount(record.topic));
     const slot = `${record.topic}\u0000${partition}`;
     const offset = reserved.get(slot) ?? this.#nextOffset.get(slot) ??
@@ -135,18 +148,9 @@ export class EmbeddedWriter {
       JSON.stringify(record.headers),
       now,
     );
-    if (seen) this.#deleteEventId.run(record.eventId);
-    this.#insertEventId.run(
-      record.eventId,
-      record.fingerprint,
-      record.topic,
-      partition,
-      offset,
-      now,
-    );
-    return {
-      written: { topic: record.topic, partition, offset: String(offset), duplicate: false },
-    };
+    const result = { topic: record.topic, partition, offset: String(offset), duplicate: false };
+    written.set(record.eventId, { fingerprint: record.fingerprint, result });
+    return { written: result };
   }
 
   #partitionCount(topic: string): number {
