@@ -139,9 +139,14 @@ export class IdJournal {
     this.#migrate();
   }
 
-  /** Appends the ids one batch wrote to `topic` (inside the caller's transaction). */
-  append(topic: string, at: number, entries: readonly JournalEntry[]): void {
-    if (entries.length > 0) this.#append.run(topic, at, packEntries(entries));
+  /**
+   * Appends the ids one batch wrote to `topic` (inside the caller's
+   * transaction), and returns them packed, for {@linkcode rememberPacked}.
+   */
+  append(topic: string, at: number, entries: readonly JournalEntry[]): Uint8Array {
+    const packed = packEntries(entries);
+    if (entries.length > 0) this.#append.run(topic, at, packed);
+    return packed;
   }
 
   /** Remembers in `window` every id written within it, oldest first. */

@@ -14,7 +14,7 @@ import { EventIdConflictError } from "../../errors.ts";
 import { DedupWindow } from "../dedup_window.ts";
 import type { AppendResult, LogRecord } from "../event_log.ts";
 import { partitionFor } from "../partitioner.ts";
-import { IdJournal, type JournalEntry } from "./id_journal.ts";
+import { IdJournal, type JournalEntry, rememberPacked } from "./id_journal.ts";
 import { offsetAfterLast, openStore, storedPartitions, type SyncMode } from "./store.ts";
 
 /** What the writer needs to know. */
@@ -71,6 +71,7 @@ export class EmbeddedWriter {
     /** Ids written by this batch so far, which the window learns only once it commits. */
     const written = new Map<string, { fingerprint: string; result: AppendResult }>();
     const journal = new Map<string, JournalEntry[]>();
+    const packed = new Map<string, Uint8Array>();
     const outcomes: WriteOutcome[] = [];
     const now = Date.now();
     try {
@@ -89,7 +90,9 @@ export class EmbeddedWriter {
         });
         journal.set(record.topic, entries);
       }
-      for (const [topic, entries] of journal) this.#journal.append(topic, now, entries);
+      for (const [topic, entries] of journal) {
+        packed.set(topic, this.#journal.append(topic, now, entries));
+      }
       this.#db.exec("COMMIT");
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
@@ -97,9 +100,7 @@ export class EmbeddedWriter {
       throw error;
     }
     for (const [slot, next] of reserved) this.#nextOffset.set(slot, next);
-    for (const [eventId, { fingerprint, result }] of written) {
-      this.#window.remember(eventId, { ...result, fingerprint, at: now });
-    }
+    for (const [topic, entries] of packed) rememberPacked(this.#window, entries, topic, now);
     return outcomes;
   }
 
