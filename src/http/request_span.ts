@@ -12,6 +12,7 @@ import {
   inSpan,
   remoteContext,
   ROOT_CONTEXT,
+  spansAreRecorded,
 } from "../telemetry/tracing.ts";
 
 /** The Hono context variable that holds the request span's trace context. */
@@ -20,6 +21,7 @@ const TRACE_CONTEXT_VARIABLE = "traceContext";
 /** The middleware that runs each request in its span. */
 export function requestSpan(): MiddlewareHandler {
   return (c, next) => {
+    if (!spansAreRecorded()) return next();
     const headers = {
       traceparent: c.req.header("traceparent"),
       tracestate: c.req.header("tracestate"),

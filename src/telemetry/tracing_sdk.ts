@@ -9,6 +9,7 @@
  * @module
  */
 import { propagation, trace } from "@opentelemetry/api";
+import { recordSpans } from "./tracing.ts";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -38,13 +39,24 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/** Values of `OTEL_DENO` that turn Deno's built-in OpenTelemetry on. */
+const OTEL_DENO_ON: ReadonlySet<string> = new Set(["true", "1"]);
+
 /**
- * Registers the SDK globally when `settings.endpoint` is set; otherwise the
- * API stays a no-op (spans cost next to nothing) and trace context is only
- * passed through.
+ * Registers the SDK globally when `settings.endpoint` is set. Otherwise no
+ * span is made ({@linkcode recordSpans}), unless Deno's built-in
+ * OpenTelemetry is on (`OTEL_DENO`, read from `env`), which registers its
+ * own; trace context is still passed through.
  */
-export function startTracing(settings: TracingSettings): Tracing {
-  if (!settings.endpoint) return { shutdown: () => Promise.resolve() };
+export function startTracing(
+  settings: TracingSettings,
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Tracing {
+  if (!settings.endpoint) {
+    recordSpans(OTEL_DENO_ON.has(env.OTEL_DENO ?? ""));
+    return { shutdown: () => Promise.resolve(recordSpans(true)) };
+  }
+  recordSpans(true);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": settings.serviceName }),
     sampler: new ParentBasedSampler({

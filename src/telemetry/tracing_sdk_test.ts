@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { remoteContext, ROOT_CONTEXT, startSpan } from "./tracing.ts";
+import { remoteContext, ROOT_CONTEXT, spansAreRecorded, startSpan } from "./tracing.ts";
 import { startTracing } from "./tracing_sdk.ts";
 
 Deno.test("tracing SDK: new traces are sampled by ratio, a caller's sampled traceparent is followed", async () => {
@@ -43,10 +43,22 @@ Deno.test("tracing SDK: new traces are sampled by ratio, a caller's sampled trac
   }
 });
 
-Deno.test("tracing SDK: without an endpoint nothing is registered and spans do not record", async () => {
-  const tracing = startTracing({ endpoint: "", sampleRatio: 1, serviceName: "test" });
-  const { span } = startSpan("root", ROOT_CONTEXT);
+Deno.test("tracing SDK: without an endpoint no span is made, and the caller's context passes through", async () => {
+  const settings = { endpoint: "", sampleRatio: 1, serviceName: "test" };
+  const tracing = startTracing(settings, {});
+  assert.equal(spansAreRecorded(), false);
+  const { span, context } = startSpan("root", ROOT_CONTEXT);
   assert.equal(span.isRecording(), false);
+  assert.equal(context, ROOT_CONTEXT, "no context is made");
   span.end();
+  const caller = remoteContext({
+    traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+  });
+  assert.equal(startSpan("child", caller).context, caller);
   await tracing.shutdown();
+  assert.equal(spansAreRecorded(), true, "shutdown puts the default back");
+
+  const builtIn = startTracing(settings, { OTEL_DENO: "true" });
+  assert.equal(spansAreRecorded(), true, "Deno's built-in OpenTelemetry records them");
+  await builtIn.shutdown();
 });
