@@ -11,12 +11,7 @@
  *
  * @module
  */
-import {
-  type GatewayProcess,
-  KAFKA_BROKERS,
-  startGateway,
-  uniqueTopic,
-} from "../testing/harness.ts";
+import { KAFKA_BROKERS, startGateway, uniqueTopic } from "../testing/harness.ts";
 import {
   apiKeysFile,
   jwksOf,
@@ -25,7 +20,8 @@ import {
   TEST_AUDIENCE,
   TEST_ISSUER,
 } from "../testing/tokens.ts";
-import { median, NO_PUBLISH_LIMIT, wrk } from "./wrk.ts";
+import { interleaved, type InterleavedOptions } from "./interleaved.ts";
+import { NO_PUBLISH_LIMIT } from "./wrk.ts";
 
 /** Throughput wanted with a credential, as a share of the throughput without. */
 export const AUTH_TARGETS = { apiKey: 0.95, jwt: 0.90 } as const;
@@ -52,27 +48,6 @@ export interface AuthCost {
   jwtCpuRatio: number;
 }
 
-/** Clock ticks per second of `/proc/<pid>/stat`'s CPU times (`getconf CLK_TCK` on Linux). */
-const CLOCK_TICKS = 100;
-
-/** CPU seconds (user + system) process `pid` has used so far. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // Fields after the command name: state is the 3rd of stat(5), utime the 14th, stime the 15th.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-type Variant = "none" | "apiKey" | "jwt";
-
-/** How long and how often to measure. */
-export interface AuthCostOptions {
-  /** Seconds per run. */
-  seconds: number;
-  /** Runs of each variant. */
-  repeats: number;
-}
-
 /** The backends to measure, by name, each with a fresh environment per gateway. */
 export function authBackends(kafka: boolean): [string, () => Promise<Record<string, string>>][] {
   const backends: [string, () => Promise<Record<string, string>>][] = [[
@@ -92,7 +67,7 @@ export function authBackends(kafka: boolean): [string, () => Promise<Record<stri
 /** Measures {@linkcode AuthCost} on gateways with the environment `env` gives (fresh each call). */
 export async function authCost(
   env: () => Promise<Record<string, string>>,
-  { seconds, repeats }: AuthCostOptions,
+  options: InterleavedOptions,
 ): Promise<AuthCost> {
   const signer = await signingKey("ES256");
   const jwksFile = await Deno.makeTempFile({ suffix: ".json" });
@@ -112,50 +87,26 @@ export async function authCost(
     }),
   ]);
   const [open, keyed, jwtGateway] = gateways;
-  const variants: [Variant, GatewayProcess, string | undefined][] = [
-    ["none", open, undefined],
-    ["apiKey", keyed, `Bearer ${keys.keys.bench}`],
-    ["jwt", jwtGateway, `Bearer ${jwt}`],
-  ];
-  const rates: Record<Variant, number[]> = { none: [], apiKey: [], jwt: [] };
-  const cpuPerEvent: Record<Variant, number[]> = { none: [], apiKey: [], jwt: [] };
-  const run = async (gateway: GatewayProcess, connections: number, authorization?: string) => {
-    const cpuBefore = await cpuSeconds(gateway.pid);
-    const r = await wrk(`${gateway.url}/v1/identifications`, connections, {
-      seconds,
-      post: true,
-      authorization,
-    });
-    if (r.failed > 0) throw new Error(`${r.failed} publishes failed at ${gateway.url}`);
-    return { rate: r.rate, cpu: (await cpuSeconds(gateway.pid) - cpuBefore) / (r.rate * seconds) };
-  };
+  let standings;
   try {
-    // Warm-up: JIT, connections, the verified-token cache.
-    for (const [, gateway, authorization] of variants) await run(gateway, 16, authorization);
-    for (let i = 0; i < repeats; i++) {
-      // Each round starts with another variant, so none of them is always first.
-      for (let j = 0; j < variants.length; j++) {
-        const [name, gateway, authorization] = variants[(i + j) % variants.length];
-        const { rate, cpu } = await run(gateway, 64, authorization);
-        rates[name].push(rate);
-        cpuPerEvent[name].push(cpu);
-      }
-    }
+    standings = await interleaved([
+      { name: "none", gateway: open },
+      { name: "apiKey", gateway: keyed, authorization: `Bearer ${keys.keys.bench}` },
+      { name: "jwt", gateway: jwtGateway, authorization: `Bearer ${jwt}` },
+    ], options);
   } finally {
     await Promise.all(gateways.map((g) => g.stop()));
     await Promise.all([Deno.remove(jwksFile), Deno.remove(keys.path)]);
   }
-  const ratios = (variant: Variant) => median(rates[variant].map((r, i) => r / rates.none[i]));
-  const cpuRatios = (variant: Variant) =>
-    median(cpuPerEvent[variant].map((c, i) => cpuPerEvent.none[i] / c));
+  const [none, apiKey, jwtStanding] = ["none", "apiKey", "jwt"].map((n) => standings.get(n)!);
   return {
-    none: median(rates.none),
-    apiKey: median(rates.apiKey),
-    jwt: median(rates.jwt),
-    apiKeyRatio: ratios("apiKey"),
-    jwtRatio: ratios("jwt"),
-    apiKeyCpuRatio: cpuRatios("apiKey"),
-    jwtCpuRatio: cpuRatios("jwt"),
+    none: none.rate,
+    apiKey: apiKey.rate,
+    jwt: jwtStanding.rate,
+    apiKeyRatio: apiKey.rateRatio,
+    jwtRatio: jwtStanding.rateRatio,
+    apiKeyCpuRatio: apiKey.cpuRatio,
+    jwtCpuRatio: jwtStanding.cpuRatio,
   };
 }
 
