@@ -1,6 +1,7 @@
 /**
- * An in-memory index of the event ids seen in the last window, used by log
- * adapters whose store cannot look ids up itself.
+ * An in-memory index of the event ids seen in the last window, used by both
+ * log adapters; each keeps the ids durably its own way (Kafka in record
+ * headers, the embedded log in its id journal) and loads them back at start.
  *
  * It is built to load a full window fast at start (a million ids in a few
  * hundred milliseconds, bench/restart.ts) and to hold it in about 120 bytes
