@@ -110,3 +110,28 @@ Deno.test("EmbeddedWriter: an older log's event_ids table is moved into the jour
   );
   after.close();
 });
+
+Deno.test("EmbeddedWriter: a journal of more rows than one load page loads whole, and prunes in pages", async () => {
+  const dir = await Deno.makeTempDir();
+  let writer = new EmbeddedWriter(options(dir));
+  const batches = 2500; // more than the journal's load page and its prune page (1,000 rows each)
+  for (let i = 0; i < batches; i++) writer.write([record(`id-${i}`)]);
+  writer.close();
+  writer = new EmbeddedWriter(options(dir));
+  const again = writer.write([record("id-0"), record("id-1234"), record(`id-${batches - 1}`)]);
+  assert.deepEqual(again.map((o) => "written" in o && o.written.duplicate), [true, true, true]);
+  writer.close();
+
+  // Every row expired: a prune takes a page of them at a time and says when more may be left.
+  const expired = new EmbeddedWriter({ ...options(dir), dedupWindowMs: 0 });
+  const db = new DatabaseSync(join(dir, DATABASE_FILE));
+  const last = (db.prepare("SELECT MAX(written_at) AS t FROM id_journal").get() as { t: number }).t;
+  while (Date.now() <= last) {
+    // A window of 0 ms: a row is expired once the clock has moved past it.
+  }
+  const prunes = [expired.prune(), expired.prune(), expired.prune()];
+  assert.deepEqual(prunes, [true, true, false]);
+  assert.equal((db.prepare("SELECT COUNT(*) AS n FROM id_journal").get() as { n: number }).n, 0);
+  expired.close();
+  db.close();
+});
