@@ -122,18 +122,18 @@ export class EmbeddedWriter {
     written: Map<string, { fingerprint: string; result: AppendResult }>,
   ): WriteOutcome {
     const earlier = written.get(record.eventId);
+    if (earlier) {
+      return earlier.fingerprint === record.fingerprint
+        ? { written: { ...earlier.result, duplicate: true } }
+        : { conflict: record.eventId };
+    }
     let seen: AppendResult | undefined;
     try {
-      seen = earlier
-        ? earlier.fingerprint === record.fingerprint
-          ? { ...earlier.result, duplicate: true }
-          : undefined
-        : this.#window.check(record.eventId, record.fingerprint);
+      seen = this.#window.check(record.eventId, record.fingerprint);
     } catch (error) {
       if (error instanceof EventIdConflictError) return { conflict: record.eventId };
       throw error;
     }
-    if (earlier && !seen) return { conflict: record.eventId };
     if (seen) return { written: seen };
     const partition = partitionFor(record.key, this.#partitionCount(record.topic));
     const slot = `${record.topic}\u0000${partition}`;
