@@ -131,6 +131,7 @@ function errorRow(scenario: string, round: number, error: Error): RoundRow {
     unacked: 0,
     subscriberMissed: 0,
     groupMissed: 0,
+    groupUndelivered: 0,
     failures: {},
     failed: ["error"],
     notes: [error.message.split("\n")[0]],

@@ -82,8 +82,14 @@ export interface RoundRow {
   unacked: number;
   /** Acked events the durable subscriber never got. */
   subscriberMissed: number;
-  /** Acked events no group member got. */
+  /** Acked events whose ack the group never had confirmed (see {@linkcode groupUndelivered}). */
   groupMissed: number;
+  /**
+   * Of those, the events no group member ever got: a loss. The rest were
+   * delivered and acked, and their commit was not confirmed within the wait
+   * (uncommitted, they are delivered again: at-least-once).
+   */
+  groupUndelivered: number;
   /** Attempts by outcome other than 200/202 (e.g. `503`, `connection`). */
   failures: Record<string, number>;
   /** Invariants this round broke. */
@@ -236,8 +242,11 @@ export function measure(r: RoundRecord): RoundRow {
     !r.group.acked.has(id) && !r.group.orphaned?.has(id)
   );
   const groupMissed = missedIds.length;
+  const groupUndelivered = r.group.received
+    ? missedIds.filter((id) => !r.group.received!.has(id)).length
+    : groupMissed;
   if (groupMissed > 0 && r.group.received && r.group.unconfirmed) {
-    const never = missedIds.filter((id) => !r.group.received!.has(id)).length;
+    const never = groupUndelivered;
     const waiting = missedIds.filter((id) => r.group.unconfirmed!.has(id)).length;
     notes.push(
       `group missed ${groupMissed}: ${never} never delivered, ${waiting} acked but not confirmed`,
@@ -265,6 +274,7 @@ export function measure(r: RoundRecord): RoundRow {
     unacked: r.unacked.length,
     subscriberMissed,
     groupMissed,
+    groupUndelivered,
     failures,
     failed: [],
     notes,
