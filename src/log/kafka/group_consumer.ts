@@ -33,6 +33,20 @@ const MAX_REJOIN_WAIT_MS = 5_000;
 /** Kafka's "no offset committed" answer. */
 const NO_COMMIT = -1n;
 
+/**
+ * The longest wait for an answer on the group client's connections, in ms.
+ * The coordinator holds a JoinGroup until the rebalance completes, which takes
+ * up to the rebalance timeout when a member died without leaving; requests
+ * sent behind it on the same connection (commits) wait as long. The client
+ * closes a connection whose request timed out, failing every request on it,
+ * so the ordinary request timeout would fail each such rejoin, again and
+ * again. As Kafka's Java consumer does for JoinGroup, allow the rebalance
+ * plus one ordinary request.
+ */
+function groupRequestTimeoutMs(connection: Pick<KafkaConnection, "requestTimeoutMs">): number {
+  return DEFAULT_GROUP_REBALANCE_TIMEOUT_MS + connection.requestTimeoutMs;
+}
+
 /** Joins consumer groups on one Kafka cluster. */
 export class GroupConsumers {
   readonly #connection: KafkaConnection;
@@ -115,6 +129,7 @@ class KafkaGroupMember {
     this.#logger = logger;
     this.#consumer = new Consumer({
       ...clientOptions(connection, "group"),
+      requestTimeout: groupRequestTimeoutMs(connection),
       groupId: options.group,
       sessionTimeout: DEFAULT_GROUP_SESSION_TIMEOUT_MS,
       rebalanceTimeout: DEFAULT_GROUP_REBALANCE_TIMEOUT_MS,
