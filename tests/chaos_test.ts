@@ -59,11 +59,7 @@ Deno.test({
             `confirmed acks delivered to the group again: ${at}`,
           );
           assert.equal(row.groupUndelivered, 0, `acked events the group never got: ${at}`);
-          // Known and open: after a gateway kill the surviving member's commits can stall for
-          // 20 s and more (see the README's chaos section), so some acks go
-          // unconfirmed within the wait; those events were delivered and, uncommitted, are
-          // delivered again. `deno task chaos` still fails such a round ("undelivered").
-          if (row.groupMissed > 0) console.error(`acks not confirmed in time: ${at}`);
+          assert.equal(row.groupMissed, 0, `acks the group never confirmed: ${at}`);
         });
       }
     } finally {
