@@ -308,14 +308,19 @@ Deno.test("kafka: an id in another writer's open transaction is held until it en
       const id = `held-${end}`;
       const transaction = await other.beginTransaction();
       await transaction.send({ messages: [record(id, "other-content")] });
-      // A committed record after it: once the gateway knows that one, its tail has read past ours.
-      const sentinel = `sentinel-${end}`;
-      await plain.send({ messages: [record(sentinel, "other-content")] });
+      // Committed records after it: once the gateway knows one, its tail has read past ours. A
+      // sentinel posted before the tail read it is written by the gateway, and then is its own;
+      // so each try posts the one written a try earlier, and writes the next.
+      let sentinel = 0;
+      const writeSentinel = () =>
+        plain.send({ messages: [record(`sentinel-${end}-${sentinel}`, "other-content")] });
+      await writeSentinel();
       await waitFor(async () => {
-        const res = await post(sentinel);
+        const res = await post(`sentinel-${end}-${sentinel++}`);
         await res.body?.cancel();
+        if (res.status !== 409) await writeSentinel();
         return res.status === 409;
-      }, "the tail read the sentinel");
+      }, "the tail read a sentinel");
       const held = await post(id);
       assert.equal(held.status, 503, `${end}: the id waits for the open transaction`);
       await held.body?.cancel();

@@ -29,6 +29,21 @@ import {
 import { KafkaReader } from "./reader.ts";
 import { loadWindow } from "./window_loader.ts";
 
+/**
+ * The tail's fetches wait at the broker for this many bytes (about 50
+ * records), up to {@linkcode DEDUP_FETCH_MAX_WAIT_MS}. Answering at the first
+ * record, as subscribers' readers do, cost one fetch per publish or two under
+ * load: a tenth of the gateway's CPU and more of the broker's at 6,000
+ * publishes/s. @default 32 KiB
+ */
+export const DEDUP_FETCH_MIN_BYTES = 32 * 1024;
+/**
+ * Longest a tail fetch waits for those bytes, in ms: how much later than a
+ * subscriber the tail may learn another process's write. A client's retry on
+ * another process comes after an answer or a timeout, seconds later. @default 20
+ */
+export const DEDUP_FETCH_MAX_WAIT_MS = 20;
+
 /** Options of {@linkcode DedupTail.start}. */
 export interface DedupTailOptions {
   /** How to reach the brokers. */
@@ -65,6 +80,8 @@ export class DedupTail {
       logger: options.logger,
       role: "dedup",
       uncommitted: true,
+      minBytes: DEDUP_FETCH_MIN_BYTES,
+      maxWaitMs: DEDUP_FETCH_MAX_WAIT_MS,
       onRecords: (_, records) => {
         for (const record of records) this.#read(window, record);
       },

@@ -30,11 +30,12 @@ export const DEFAULT_FETCH_PARTITION_BYTES = 1024 * 1024;
 const FIRST_RETRY_WAIT_MS = 100;
 const MAX_RETRY_WAIT_MS = 500;
 /**
- * An answer naming no partition that came back sooner than this, in ms, did
- * not wait at the broker: its fetch session has lost our partitions (seen
- * with two of three brokers down, about 1,500 such answers a second).
+ * An answer naming no partition that came back sooner than this share of the
+ * fetch's longest wait did not wait at the broker: its fetch session has lost
+ * our partitions (seen with two of three brokers down, about 1,500 such
+ * answers a second).
  */
-const HURRIED_ANSWER_MS = DEFAULT_FETCH_MAX_WAIT_MS / 5;
+const HURRIED_ANSWER_SHARE = 1 / 5;
 /** Hurried empty answers in a row after which the reader starts a new consumer (a new fetch session). */
 const HURRIED_ANSWERS_BEFORE_RENEW = 3;
 /** Kafka's OFFSET_OUT_OF_RANGE: the next offset is no longer (or not yet) in the log. */
@@ -67,6 +68,14 @@ export interface KafkaReaderOptions {
   logger: Logger;
   /** Name in logs and in the client id, e.g. `reader` or `dedup`. */
   role: string;
+  /**
+   * How many bytes a fetch waits for at the broker, up to `maxWaitMs`: 1
+   * (the default) answers as soon as one record is there; more trades that
+   * record's delay for fewer, fuller fetches.
+   */
+  minBytes?: number;
+  /** Longest a fetch waits at the broker, in ms (default {@linkcode DEFAULT_FETCH_MAX_WAIT_MS}). */
+  maxWaitMs?: number;
   /** Makes the consumer, again when a fetch session breaks; default: a `@platformatic/kafka` one. */
   newConsumer?: () => ReaderConsumer;
 }
@@ -206,6 +215,7 @@ export class KafkaReader implements LogReader {
 
   /** Fetches the partitions `node` leads, one request at a time, until none is left. */
   async #fetchLoop(node: number): Promise<void> {
+    const { minBytes = 1, maxWaitMs = DEFAULT_FETCH_MAX_WAIT_MS } = this.#options;
     let wait = FIRST_RETRY_WAIT_MS;
     let hurried = 0;
     while (!this.#closed) {
@@ -222,8 +232,8 @@ export class KafkaReader implements LogReader {
         const sent = performance.now();
         const response = await this.#consumer.fetch({
           node,
-          maxWaitTime: DEFAULT_FETCH_MAX_WAIT_MS,
-          minBytes: 1,
+          maxWaitTime: maxWaitMs,
+          minBytes,
           isolationLevel: this.#options.uncommitted
             ? FetchIsolationLevels.READ_UNCOMMITTED
             : FetchIsolationLevels.READ_COMMITTED,
@@ -240,7 +250,7 @@ export class KafkaReader implements LogReader {
         });
         if (this.#closed) return;
         const empty = response.responses.every((t) => t.partitions.length === 0);
-        if (!empty || performance.now() - sent >= HURRIED_ANSWER_MS) {
+        if (!empty || performance.now() - sent >= maxWaitMs * HURRIED_ANSWER_SHARE) {
           hurried = 0;
           if (this.#deliver(response, asked)) {
             wait = FIRST_RETRY_WAIT_MS;
