@@ -17,7 +17,7 @@ import { median, wrk } from "./wrk.ts";
 const CLOCK_TICKS = 100;
 
 /** CPU seconds (user + system) process `pid` has used so far. */
-async function cpuSeconds(pid: number): Promise<number> {
+export async function cpuSeconds(pid: number): Promise<number> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   // Fields after the command name: state is the 3rd of stat(5), utime the 14th, stime the 15th.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

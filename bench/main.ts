@@ -296,7 +296,7 @@ const fan = await fanOut(streamingEnv, 1000, 200);
 console.log(
   `fan-out, 200 events to 1,000 WebSocket subscribers: ${
     fmt(fan.deliveriesPerSecond)
-  } deliveries/s`,
+  } deliveries/s (gateway CPU ${fmt(fan.gatewayBusy * 100)}% of a core)`,
 );
 const connections = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 10_000);
 const memory = await memoryPerConnection(

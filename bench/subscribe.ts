@@ -9,6 +9,8 @@
  */
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 import { startGateway } from "../testing/harness.ts";
+import type { FanOutShare } from "./fan_out_worker.ts";
+import { cpuSeconds } from "./interleaved.ts";
 
 const BODY = (i: number) =>
   JSON.stringify({ ...CUSTOMER_IDENTIFIED.versions.v1.example, customer_id: `cust${i % 500}` });
@@ -94,27 +96,51 @@ export async function deliveryLatency(
   }
 }
 
-/** Deliveries per second from one publisher to `subscribers` durable WebSocket subscribers. */
+/** Threads that receive the fan-out's deliveries (each counts frames in raw bytes). @default 2 */
+const FAN_OUT_CLIENT_THREADS = 2;
+
+/**
+ * Deliveries per second from one publisher to `subscribers` durable WebSocket
+ * subscribers, and the gateway's CPU meanwhile (1 = one core busy), received by {@linkcode FAN_OUT_CLIENT_THREADS} workers
+ * (`bench/fan_out_worker.ts`).
+ */
 export async function fanOut(
   env: Record<string, string>,
   subscribers: number,
   events: number,
-): Promise<{ deliveriesPerSecond: number; seconds: number }> {
+): Promise<{ deliveriesPerSecond: number; seconds: number; gatewayBusy: number }> {
   const gateway = await startGateway(env);
-  let delivered = 0;
-  const sockets: WebSocket[] = [];
+  const workers = Array.from(
+    { length: FAN_OUT_CLIENT_THREADS },
+    () => new Worker(new URL("./fan_out_worker.ts", import.meta.url), { type: "module" }),
+  );
   try {
-    for (let i = 0; i < subscribers; i += 100) {
-      sockets.push(
-        ...await Promise.all(
-          Array.from(
-            { length: Math.min(100, subscribers - i) },
-            () => openSocket(gateway.url, "", () => delivered++),
-          ),
-        ),
-      );
-    }
+    const signals = workers.map((worker, i) => {
+      const ready = Promise.withResolvers<void>();
+      const done = Promise.withResolvers<void>();
+      worker.onmessage = ({ data }) => {
+        if (data.type === "error") {
+          const error = new Error(`fan-out subscriber: ${data.message}`);
+          ready.reject(error);
+          done.reject(error);
+        } else (data.type === "ready" ? ready : done).resolve();
+      };
+      worker.onerror = (e) => {
+        ready.reject(e.error);
+        done.reject(e.error);
+      };
+      const share: FanOutShare = {
+        url: gateway.url,
+        sockets: Math.floor(subscribers / workers.length) +
+          (i < subscribers % workers.length ? 1 : 0),
+        want: events,
+      };
+      worker.postMessage(share);
+      return { ready: ready.promise, done: done.promise };
+    });
+    await Promise.all(signals.map((s) => s.ready));
     const start = performance.now();
+    const cpuBefore = await cpuSeconds(gateway.pid);
     for (let i = 0; i < events; i += 500) {
       const batch = Array.from({ length: Math.min(500, events - i) }, (_, j) => ({
         event_type: "CustomerIdentified",
@@ -128,13 +154,17 @@ export async function fanOut(
       });
       await res.body?.cancel();
     }
-    const want = subscribers * events;
-    const deadline = Date.now() + 120_000;
-    while (delivered < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("fan-out deliveries did not all arrive")), 120_000);
+    });
+    await Promise.race([Promise.all(signals.map((s) => s.done)), timeout])
+      .finally(() => clearTimeout(timer));
     const seconds = (performance.now() - start) / 1000;
-    return { deliveriesPerSecond: delivered / seconds, seconds };
+    const gatewayBusy = (await cpuSeconds(gateway.pid) - cpuBefore) / seconds;
+    return { deliveriesPerSecond: (subscribers * events) / seconds, seconds, gatewayBusy };
   } finally {
-    sockets.forEach((s) => s.close());
+    workers.forEach((w) => w.terminate());
     await gateway.stop();
   }
 }
