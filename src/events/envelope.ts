@@ -17,18 +17,33 @@ export const EventId = z.string().regex(EVENT_ID_PATTERN, {
   message: "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
 }).describe("Unique id of the event; the key for idempotency and subscriber dedup.");
 
+/** Days of each month in a common year. */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The two decimal digits of `s` at `at`, as a number. */
+function twoDigits(s: string, at: number): number {
+  return (s.charCodeAt(at) - 48) * 10 + s.charCodeAt(at + 1) - 48;
+}
+
+/**
+ * Whether `s`, which matches {@linkcode RFC3339_UTC_PATTERN}, names a real
+ * instant: no Feb 30, no hour 24, no second 60. Checked digit by digit; a
+ * `Date` parse and re-format did the same in about 2 µs of every publish.
+ */
+export function isCalendarInstant(s: string): boolean {
+  const year = twoDigits(s, 0) * 100 + twoDigits(s, 2);
+  const month = twoDigits(s, 5);
+  const day = twoDigits(s, 8);
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leapDay = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 1 : 0;
+  return day <= DAYS_IN_MONTH[month - 1] + leapDay && twoDigits(s, 11) <= 23 &&
+    twoDigits(s, 14) <= 59 && twoDigits(s, 17) <= 59;
+}
+
 /** A UTC instant in RFC 3339 with `Z`, e.g. `2026-11-23T18:04:05.120Z`. */
 export const UtcTimestamp = z.string()
   .regex(RFC3339_UTC_PATTERN, { message: "must be RFC 3339 in UTC ending in Z", abort: true })
-  .refine(
-    (s) => {
-      // One parse: a date that rolls over (Feb 30) comes back as another day.
-      const instant = new Date(s);
-      return !Number.isNaN(instant.getTime()) &&
-        instant.toISOString().slice(0, 19) === s.slice(0, 19);
-    },
-    { message: "is not a real calendar instant" },
-  );
+  .refine(isCalendarInstant, { message: "is not a real calendar instant" });
 
 /** A fully built envelope, as stored in the log and delivered to subscribers. */
 export interface Envelope<T = unknown> {
@@ -75,7 +90,12 @@ export function normalizeVersion(version: unknown): unknown {
   return Number.isSafeInteger(version) && (version as number) > 0 ? `v${version}` : version;
 }
 
+/** The last {@linkcode utcNow}: formatted once per millisecond, not per call. */
+let formatted = { ms: Number.NaN, text: "" };
+
 /** Now as RFC 3339 UTC with milliseconds. */
 export function utcNow(): string {
-  return new Date().toISOString();
+  const ms = Date.now();
+  if (ms !== formatted.ms) formatted = { ms, text: new Date(ms).toISOString() };
+  return formatted.text;
 }
