@@ -15,6 +15,9 @@ import {
   spansAreRecorded,
 } from "../telemetry/tracing.ts";
 
+/** A request span's name until it is known to be recorded (then `<method> <route>`). */
+const REQUEST_SPAN_NAME = "HTTP request";
+
 /** The Hono context variable that holds the request span's trace context. */
 const TRACE_CONTEXT_VARIABLE = "traceContext";
 
@@ -26,10 +29,13 @@ export function requestSpan(): MiddlewareHandler {
       traceparent: c.req.header("traceparent"),
       tracestate: c.req.header("tracestate"),
     };
-    return inSpan(`${c.req.method} ${c.req.routePath}`, remoteContext(headers), {
-      "http.request.method": c.req.method,
-      "url.path": c.req.path,
-    }, async ({ span, context }) => {
+    return inSpan(REQUEST_SPAN_NAME, remoteContext(headers), {}, async ({ span, context }) => {
+      // Named and described only when sampled: the route and path cost a lookup and a URL parse
+      // on every request, and a span that records nothing drops them.
+      if (span.isRecording()) {
+        span.updateName(`${c.req.method} ${c.req.routePath}`);
+        span.setAttributes({ "http.request.method": c.req.method, "url.path": c.req.path });
+      }
       c.set(TRACE_CONTEXT_VARIABLE, context);
       await next();
       span.setAttribute("http.response.status_code", c.res.status);

@@ -10,7 +10,6 @@ import {
   type Attributes,
   type Context,
   INVALID_SPAN_CONTEXT,
-  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -70,9 +69,13 @@ export function startSpan(
   kind: SpanKind = SpanKind.INTERNAL,
 ): Traced {
   if (!spansRecorded) return { span: trace.getSpan(parent) ?? NO_SPAN, context: parent };
-  const inherited = trace.getSpan(parent);
-  const known = inherited?.spanContext();
-  if (known && isSpanContextValid(known) && (known.traceFlags & TraceFlags.SAMPLED) === 0) {
+  const known = trace.getSpan(parent)?.spanContext();
+  // The all-zero trace id is the one invalid context a parent can hold here (a span that records
+  // nothing, with spans off); comparing it is cheaper than `isSpanContextValid`'s hex scan.
+  if (
+    known && (known.traceFlags & TraceFlags.SAMPLED) === 0 &&
+    known.traceId !== INVALID_SPAN_CONTEXT.traceId
+  ) {
     return { span: trace.wrapSpanContext(known), context: parent };
   }
   const span = tracer.startSpan(name, { kind, attributes }, parent);
