@@ -69,12 +69,15 @@ export interface KafkaReaderOptions {
   /** Name in logs and in the client id, e.g. `reader` or `dedup`. */
   role: string;
   /**
-   * How many bytes a fetch waits for at the broker, up to `maxWaitMs`: 1
-   * (the default) answers as soon as one record is there; more trades that
-   * record's delay for fewer, fuller fetches.
+   * How many bytes a fetch that follows records waits for at the broker, up
+   * to `maxWaitMs`: 1 (the default) answers as soon as one record is there;
+   * more trades that record's delay for fewer, fuller fetches while records
+   * keep coming. A fetch that follows an answer without records always
+   * waits for the first one, up to {@linkcode DEFAULT_FETCH_MAX_WAIT_MS}, so a
+   * quiet log costs two fetches a second and its next record comes at once.
    */
   minBytes?: number;
-  /** Longest a fetch waits at the broker, in ms (default {@linkcode DEFAULT_FETCH_MAX_WAIT_MS}). */
+  /** Longest such a fetch waits at the broker, in ms (default {@linkcode DEFAULT_FETCH_MAX_WAIT_MS}). */
   maxWaitMs?: number;
   /** Makes the consumer, again when a fetch session breaks; default: a `@platformatic/kafka` one. */
   newConsumer?: () => ReaderConsumer;
@@ -218,6 +221,8 @@ export class KafkaReader implements LogReader {
     const { minBytes = 1, maxWaitMs = DEFAULT_FETCH_MAX_WAIT_MS } = this.#options;
     let wait = FIRST_RETRY_WAIT_MS;
     let hurried = 0;
+    /** The last answer named no partition: the next fetch waits for the first record. */
+    let quiet = true;
     while (!this.#closed) {
       const owned = [...this.#leaders].filter(([, leader]) => leader === node).map(([p]) => p);
       if (owned.length === 0) return;
@@ -230,10 +235,11 @@ export class KafkaReader implements LogReader {
       const asked = new Map(wanted.map((p) => [p, this.#next.get(p)!]));
       try {
         const sent = performance.now();
-        const response = await this.#consumer.fetch({
+        const waitAtBroker: number = quiet ? DEFAULT_FETCH_MAX_WAIT_MS : maxWaitMs;
+        const response: Awaited<ReturnType<Consumer["fetch"]>> = await this.#consumer.fetch({
           node,
-          maxWaitTime: maxWaitMs,
-          minBytes,
+          maxWaitTime: waitAtBroker,
+          minBytes: quiet ? 1 : minBytes,
           isolationLevel: this.#options.uncommitted
             ? FetchIsolationLevels.READ_UNCOMMITTED
             : FetchIsolationLevels.READ_COMMITTED,
@@ -249,8 +255,9 @@ export class KafkaReader implements LogReader {
           }],
         });
         if (this.#closed) return;
-        const empty = response.responses.every((t) => t.partitions.length === 0);
-        if (!empty || performance.now() - sent >= maxWaitMs * HURRIED_ANSWER_SHARE) {
+        const empty: boolean = response.responses.every((t) => t.partitions.length === 0);
+        quiet = empty;
+        if (!empty || performance.now() - sent >= waitAtBroker * HURRIED_ANSWER_SHARE) {
           hurried = 0;
           if (this.#deliver(response, asked)) {
             wait = FIRST_RETRY_WAIT_MS;
