@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { backoffDelay } from "../backoff.ts";
 
 /** How long an address's failures are remembered after its last one, in ms. */
 export const FAILURE_MEMORY_MS = 15 * 60_000;
@@ -61,11 +62,8 @@ export class FailureThrottle {
     entry.last = now;
     const over = entry.count - this.#options.threshold;
     if (over > 0) {
-      const delay = Math.min(
-        this.#options.maxDelayMs,
-        FIRST_DELAY_MS * 2 ** Math.min(over - 1, 30),
-      );
-      entry.blockedUntil = now + delay;
+      entry.blockedUntil = now +
+        backoffDelay(over - 1, { firstMs: FIRST_DELAY_MS, maxMs: this.#options.maxDelayMs });
     }
     this.#addresses.set(address, entry);
     if (this.#addresses.size > MAX_TRACKED_ADDRESSES) {

@@ -13,8 +13,12 @@ import {
   type NatsConnection,
   type NodeConnectionOptions,
 } from "@nats-io/transport-node";
+import { type Backoff, backoffDelay, sleep } from "../backoff.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { LiveBus, LiveMessage } from "./live_bus.ts";
+
+/** Waits between connection attempts: 250 ms, doubling, at most 5 s. */
+const CONNECT_RETRY: Backoff = { firstMs: 250, maxMs: 5000 };
 
 /** How the bus logs in: a user and password, a token, or the text of a `.creds` file. */
 export type NatsAuth =
@@ -131,7 +135,7 @@ export class NatsBus implements LiveBus {
             { component: "nats", error: String(error) },
           );
         }
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+        await sleep(backoffDelay(attempt, CONNECT_RETRY));
       }
     }
   }

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { type Backoff, backoffDelay, sleep } from "../backoff.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 
@@ -21,6 +22,8 @@ import type { Metrics } from "../telemetry/metrics.ts";
 export const DEFAULT_REOPEN_DELAY_MS = 50;
 /** Longest wait between two attempts to open the listener, in ms. */
 export const MAX_REOPEN_DELAY_MS = 2000;
+/** Waits between attempts to listen again: from the first delay, doubling, up to the longest. */
+const REOPEN_RETRY: Backoff = { firstMs: DEFAULT_REOPEN_DELAY_MS, maxMs: MAX_REOPEN_DELAY_MS };
 
 /** Why the listener was reopened, as a metric label. */
 export type RestartReason = "accept_failed" | "saturated";
@@ -123,8 +126,8 @@ export class ResilientServer {
   async #reopen(): Promise<void> {
     this.#opening = true;
     try {
-      for (let delay = DEFAULT_REOPEN_DELAY_MS; !this.#stopped; delay *= 2) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(delay, MAX_REOPEN_DELAY_MS)));
+      for (let attempt = 0; !this.#stopped; attempt++) {
+        await sleep(backoffDelay(attempt, REOPEN_RETRY));
         try {
           this.#listen(false);
           return;

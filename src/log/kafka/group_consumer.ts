@@ -9,6 +9,7 @@
  * @module
  */
 import { Consumer, type GroupAssignment } from "@platformatic/kafka";
+import { type Backoff, backoffDelay, sleep } from "../../backoff.ts";
 import type { Logger } from "../../telemetry/logger.ts";
 import type { GroupHandler, GroupMembership, GroupStart, PartitionOffsets } from "../event_log.ts";
 import { clientOptions, type KafkaConnection } from "./client.ts";
@@ -26,10 +27,8 @@ export const DEFAULT_GROUP_REBALANCE_TIMEOUT_MS = 10_000;
 const HEARTBEATS_PER_SESSION = 3;
 /** Attempts at a group's committed offsets while the coordinator is loading or moving. */
 const OFFSET_FETCH_ATTEMPTS = 8;
-/** First wait between those attempts (and between rejoins), in ms; doubles each time. */
-const FIRST_RETRY_WAIT_MS = 100;
-/** Longest wait between rejoin attempts, in ms. */
-const MAX_REJOIN_WAIT_MS = 5_000;
+/** Waits between those attempts, and between rejoins: 100 ms, doubling, at most 5 s. */
+const GROUP_RETRY: Backoff = { firstMs: 100, maxMs: 5_000 };
 /** Kafka's "no offset committed" answer. */
 const NO_COMMIT = -1n;
 
@@ -243,20 +242,19 @@ class KafkaGroupMember {
         return new Map(partitions.map((p) => [p, offsets[p] ?? NO_COMMIT]));
       } catch (error) {
         if (attempt >= OFFSET_FETCH_ATTEMPTS || this.#closed) throw error;
-        await new Promise((r) => setTimeout(r, FIRST_RETRY_WAIT_MS * 2 ** attempt));
+        await sleep(backoffDelay(attempt, GROUP_RETRY));
       }
     }
   }
 
   async #rejoin(): Promise<void> {
-    for (let wait = FIRST_RETRY_WAIT_MS; !this.#closed;) {
+    for (let attempt = 0; !this.#closed; attempt++) {
       try {
         await this.#consumer.joinGroup({});
         return;
       } catch (error) {
         this.#warn("Kafka group rejoin failed", error);
-        await new Promise((r) => setTimeout(r, wait));
-        wait = Math.min(MAX_REJOIN_WAIT_MS, wait * 2);
+        await sleep(backoffDelay(attempt, GROUP_RETRY));
       }
     }
   }

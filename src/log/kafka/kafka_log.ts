@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { type Backoff, backoffDelay, sleep } from "../../backoff.ts";
 import { EventLogUnavailableError } from "../../errors.ts";
 import { type Logger, RepeatedLog } from "../../telemetry/logger.ts";
 import { DedupWindow } from "../dedup_window.ts";
@@ -97,8 +98,8 @@ const SUSPECT_MS = 60_000;
 const CHECK_TIMEOUT_MS = 1000;
 /** Longest `ready()` waits for the brokers' answer, in ms. */
 const READY_PROBE_TIMEOUT_MS = 1500;
-/** Longest wait between start-up attempts, in ms. */
-const MAX_START_RETRY_MS = 5000;
+/** Waits between start-up attempts: 250 ms, doubling, at most 5 s. */
+const START_RETRY: Backoff = { firstMs: 250, maxMs: 5000 };
 
 /** Resolves `promise`, or rejects with `error()` after `ms`. */
 function within<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
@@ -356,7 +357,7 @@ export class KafkaLog implements EventLog {
           loginRefused ? "Kafka refused the SASL login; retrying" : "Kafka not reachable; retrying",
           { component: "kafka", attempt, error: String(error), reason },
         );
-        await new Promise((r) => setTimeout(r, Math.min(MAX_START_RETRY_MS, 250 * 2 ** attempt)));
+        await sleep(backoffDelay(attempt, START_RETRY));
       }
     }
   }

@@ -9,6 +9,7 @@
  * @module
  */
 import { Consumer, FetchIsolationLevels } from "@platformatic/kafka";
+import { type Backoff, backoffDelay, sleep } from "../../backoff.ts";
 import type { Logger } from "../../telemetry/logger.ts";
 import type { LogReader } from "../event_log.ts";
 import {
@@ -23,12 +24,12 @@ export const DEFAULT_FETCH_MAX_WAIT_MS = 500;
 /** Most bytes fetched per partition in one request. @default 1 MiB */
 export const DEFAULT_FETCH_PARTITION_BYTES = 1024 * 1024;
 /**
- * First wait after a failed fetch, in ms; doubles up to {@linkcode MAX_RETRY_WAIT_MS}. The cap is
- * short because the dedup tail must catch up within a second of a leader's death: a partition
- * that failed a write checks each batch against the tail, with a 1 s limit.
+ * Waits after a failed fetch (and while a partition has no leader): 100 ms,
+ * doubling, at most 500 ms. The cap is short because the dedup tail must
+ * catch up within a second of a leader's death: a partition that failed a
+ * write checks each batch against the tail, with a 1 s limit.
  */
-const FIRST_RETRY_WAIT_MS = 100;
-const MAX_RETRY_WAIT_MS = 500;
+const FETCH_RETRY: Backoff = { firstMs: 100, maxMs: 500 };
 /**
  * An answer naming no partition that came back sooner than this share of the
  * fetch's longest wait did not wait at the broker: its fetch session has lost
@@ -198,10 +199,8 @@ export class KafkaReader implements LogReader {
   async #awaitLeaders(): Promise<void> {
     if (this.#awaitingLeaders) return;
     this.#awaitingLeaders = true;
-    let wait = FIRST_RETRY_WAIT_MS;
-    while (!this.#closed && this.#leaders.size < this.#next.size) {
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(MAX_RETRY_WAIT_MS, wait * 2);
+    for (let attempt = 0; !this.#closed && this.#leaders.size < this.#next.size; attempt++) {
+      await sleep(backoffDelay(attempt, FETCH_RETRY));
       await this.#refreshLeaders(true).catch(() => {});
       this.#startLoops();
     }
@@ -219,7 +218,8 @@ export class KafkaReader implements LogReader {
   /** Fetches the partitions `node` leads, one request at a time, until none is left. */
   async #fetchLoop(node: number): Promise<void> {
     const { minBytes = 1, maxWaitMs = DEFAULT_FETCH_MAX_WAIT_MS } = this.#options;
-    let wait = FIRST_RETRY_WAIT_MS;
+    /** Failed fetches in a row: how long to wait before the next. */
+    let failures = 0;
     let hurried = 0;
     /** The last answer named no partition: the next fetch waits for the first record. */
     let quiet = true;
@@ -260,7 +260,7 @@ export class KafkaReader implements LogReader {
         if (!empty || performance.now() - sent >= waitAtBroker * HURRIED_ANSWER_SHARE) {
           hurried = 0;
           if (this.#deliver(response, asked)) {
-            wait = FIRST_RETRY_WAIT_MS;
+            failures = 0;
             continue;
           }
         } else if (++hurried >= HURRIED_ANSWERS_BEFORE_RENEW) {
@@ -277,8 +277,7 @@ export class KafkaReader implements LogReader {
         });
       }
       // The leader may have moved: look again, and hand partitions to their new leader's loop.
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(MAX_RETRY_WAIT_MS, wait * 2);
+      await sleep(backoffDelay(failures++, FETCH_RETRY));
       await this.#refreshLeaders(true).catch(() => {});
       this.#startLoops();
     }

@@ -14,6 +14,7 @@
  * @module
  */
 import { Producer, stringSerializers } from "@platformatic/kafka";
+import { backoffDelay } from "../../backoff.ts";
 import { clientOptions, type KafkaConnection } from "./client.ts";
 
 /**
@@ -181,7 +182,7 @@ export class TransactionalPartition implements PartitionTransactions {
       retryDelay: (_client, _operation, attempt, _retries, error) =>
         hasKafkaError(error, "CONCURRENT_TRANSACTIONS")
           ? Math.min(MAX_CONCURRENT_RETRY_MS, CONCURRENT_TRANSACTIONS_RETRY_MS * attempt)
-          : Math.min(MAX_RETRY_MS, initialRetryMs * 2 ** (attempt - 1)),
+          : backoffDelay(attempt - 1, { firstMs: initialRetryMs, maxMs: MAX_RETRY_MS }),
     });
   }
 }
