@@ -8,7 +8,20 @@
  *
  * @module
  */
+import kafkajsPackage from "kafkajs/package.json" with { type: "json" };
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
+
+/** The kafkajs version this patch was written for and checked against. */
+export const PATCHED_KAFKAJS_VERSION = "2.2.4";
+
+// Another version may have fixed the loop, or changed what is replaced: read its code, then move
+// the version above (kafkajs_patch_test.ts checks the patch's effect).
+if (kafkajsPackage.version !== PATCHED_KAFKAJS_VERSION) {
+  throw new Error(
+    `testing/kafkajs_patch.ts replaces a method of kafkajs ${PATCHED_KAFKAJS_VERSION}, ` +
+      `not of ${kafkajsPackage.version}: check the patch against the new version`,
+  );
+}
 
 /** Kafkajs' retry period for pending requests, in ms. */
 const CHECK_PENDING_REQUESTS_INTERVAL = 10;
