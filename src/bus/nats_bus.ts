@@ -19,6 +19,10 @@ import type { LiveBus, LiveMessage } from "./live_bus.ts";
 
 /** Waits between connection attempts: 250 ms, doubling, at most 5 s. */
 const CONNECT_RETRY: Backoff = { firstMs: 250, maxMs: 5000 };
+/** Wait between the client's own reconnect attempts once connected, in ms. */
+const RECONNECT_WAIT_MS = 500;
+/** Longest a connection attempt may take, in ms. */
+const CONNECT_TIMEOUT_MS = 2000;
 
 /** How the bus logs in: a user and password, a token, or the text of a `.creds` file. */
 export type NatsAuth =
@@ -114,8 +118,8 @@ export class NatsBus implements LiveBus {
           name: options.name,
           reconnect: true,
           maxReconnectAttempts: -1,
-          reconnectTimeWait: 500,
-          timeout: 2000,
+          reconnectTimeWait: RECONNECT_WAIT_MS,
+          timeout: CONNECT_TIMEOUT_MS,
           tls: options.tls,
           ...loginOptions(options.auth),
         });

@@ -24,6 +24,8 @@ import { RecentIds } from "./recent_ids.ts";
 
 /** Wait before a refused commit is sent again, in ms. */
 const COMMIT_RETRY_MS = 200;
+/** Shortest interval between two sweeps for acks that timed out, in ms (else a quarter of the ack timeout). */
+const MIN_SWEEP_INTERVAL_MS = 50;
 
 /** Options of a {@linkcode GroupFeed}. */
 export interface GroupFeedOptions {
@@ -100,7 +102,7 @@ export class GroupFeed {
     this.#acked = new RecentIds(options.dedupWindowMs);
     this.#sweeper = setInterval(
       () => this.#redeliverExpired(),
-      Math.max(50, options.ackTimeoutMs / 4),
+      Math.max(MIN_SWEEP_INTERVAL_MS, options.ackTimeoutMs / 4),
     );
   }
 
