@@ -21,9 +21,10 @@ import { parseEnvelope, readAttributes } from "./feeds.ts";
 import { inSpanSync, startConsumerSpan } from "../telemetry/tracing.ts";
 import type { EventFilter } from "./filter.ts";
 import { RecentIds } from "./recent_ids.ts";
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock.ts";
 
-/** Wait before a refused commit is sent again, in ms. */
-const COMMIT_RETRY_MS = 200;
+/** Wait before a refused commit is sent again, in ms. @default 200 */
+export const COMMIT_RETRY_MS = 200;
 /** Shortest interval between two sweeps for acks that timed out, in ms (else a quarter of the ack timeout). */
 const MIN_SWEEP_INTERVAL_MS = 50;
 
@@ -35,6 +36,8 @@ export interface GroupFeedOptions {
   maxInFlight: number;
   /** How long acked event ids are remembered, so they are not delivered to the group again, in ms. */
   dedupWindowMs: number;
+  /** Time and timers (tests hand in a fake); default {@linkcode SYSTEM_CLOCK}. */
+  clock?: Clock;
 }
 
 interface Member {
@@ -69,7 +72,7 @@ interface PartitionState {
   committed: bigint;
   committing: boolean;
   /** A refused commit's retry, while it waits. */
-  retry?: ReturnType<typeof setTimeout>;
+  retry?: TimerId;
   paused: boolean;
 }
 
@@ -83,7 +86,8 @@ export class GroupFeed {
   readonly #partitions = new Map<number, PartitionState>();
   /** Event ids acked by the group, remembered for the dedup window. */
   readonly #acked: RecentIds;
-  readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #clock: Clock;
+  readonly #sweeper: TimerId;
   /** Partitions being pumped, so a pump that re-enters (a member leaving mid-send) does not. */
   readonly #pumping = new Set<number>();
   #membership?: GroupMembership;
@@ -100,7 +104,8 @@ export class GroupFeed {
     this.#logger = logger;
     this.#onEmpty = onEmpty;
     this.#acked = new RecentIds(options.dedupWindowMs);
-    this.#sweeper = setInterval(
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#sweeper = this.#clock.setInterval(
       () => this.#redeliverExpired(),
       Math.max(MIN_SWEEP_INTERVAL_MS, options.ackTimeoutMs / 4),
     );
@@ -129,7 +134,7 @@ export class GroupFeed {
         if (state.paused) membership.pause(partition);
       }
     } catch (error) {
-      clearInterval(feed.#sweeper);
+      feed.#clock.clearInterval(feed.#sweeper);
       throw error;
     }
     return feed;
@@ -165,8 +170,8 @@ export class GroupFeed {
     if (this.#members.length === 0) {
       this.#left = true;
       this.#onEmpty();
-      clearInterval(this.#sweeper);
-      for (const state of this.#partitions.values()) clearTimeout(state.retry);
+      this.#clock.clearInterval(this.#sweeper);
+      for (const state of this.#partitions.values()) this.#clock.clearTimeout(state.retry);
       // Unacked events stay uncommitted: the group's next owner of each partition gets them again.
       void this.#membership?.close();
       return;
@@ -188,7 +193,7 @@ export class GroupFeed {
     if (cursor.topic !== this.#topic) {
       throw new InvalidCursorError("The cursor belongs to another topic");
     }
-    const now = Date.now();
+    const now = this.#clock.now();
     for (const [partition, next] of cursor.next) {
       const state = this.#partitions.get(partition);
       if (!state) continue; // moved to another process; its new owner redelivers what was not committed
@@ -227,7 +232,7 @@ export class GroupFeed {
 
   #revoked(partitions: number[]): void {
     for (const p of partitions) {
-      clearTimeout(this.#partitions.get(p)?.retry);
+      this.#clock.clearTimeout(this.#partitions.get(p)?.retry);
       this.#partitions.delete(p);
     }
     this.#logger.log("info", "Group partitions revoked", { topic: this.#topic, partitions });
@@ -316,7 +321,7 @@ export class GroupFeed {
 
   #send(partition: number, entry: InFlight, member: Member): void {
     entry.member = member;
-    entry.sentAt = Date.now();
+    entry.sentAt = this.#clock.now();
     if (!member.subscriber.send(entry.delivery)) {
       this.detach(member.subscriber);
       return;
@@ -361,7 +366,7 @@ export class GroupFeed {
       if (this.#partitions.get(partition) !== state || this.#left) return;
       if (!committed) {
         // A rebalance or a moving coordinator refused it: its acks stay unconfirmed until it lands.
-        state.retry = setTimeout(() => {
+        state.retry = this.#clock.setTimeout(() => {
           state.retry = undefined;
           this.#commit(partition, state);
         }, COMMIT_RETRY_MS);
@@ -386,7 +391,7 @@ export class GroupFeed {
 
   #redeliverExpired(): void {
     if (this.#members.length === 0) return;
-    const expiry = Date.now() - this.#options.ackTimeoutMs;
+    const expiry = this.#clock.now() - this.#options.ackTimeoutMs;
     for (const [partition, state] of this.#partitions) {
       for (const entry of state.inFlight.values()) {
         if (entry.sentAt > expiry) continue;

@@ -3,7 +3,8 @@ import type { EventLog, GroupHandler, StoredRecord } from "../log/event_log.ts";
 import { jsonLogger } from "../telemetry/logger.ts";
 import { decodeCursor, encodeCursor, InvalidCursorError } from "./cursor.ts";
 import { MATCH_ALL } from "./filter.ts";
-import { GroupFeed } from "./group_feed.ts";
+import { COMMIT_RETRY_MS, GroupFeed } from "./group_feed.ts";
+import { FakeClock } from "../../testing/fake_clock.ts";
 import { TestSubscriber } from "../../testing/test_subscriber.ts";
 
 /** A log whose group hands every partition to this process and records commits. */
@@ -78,7 +79,16 @@ Deno.test("GroupFeed gives each partition to one member and commits as members a
 
 Deno.test("GroupFeed confirms no ack whose commit failed until a later commit covers it", async () => {
   const { log, commits, write, refuse } = fakeLog();
-  const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
+  const clock = new FakeClock();
+  const feed = await GroupFeed.open(
+    log,
+    "t",
+    "g",
+    "latest",
+    { ...options, clock },
+    logger,
+    () => {},
+  );
   const a = new TestSubscriber();
   feed.attach(a, MATCH_ALL);
   write(0, "c1");
@@ -90,8 +100,10 @@ Deno.test("GroupFeed confirms no ack whose commit failed until a later commit co
   assert.deepEqual(a.confirmed, []);
   refuse(false);
   feed.ack(a, decodeCursor(a.got[1].cursor!));
-  // The refused commit is sent again by itself, and now covers both acks.
-  while (a.confirmed.length < 2) await new Promise((r) => setTimeout(r, 20));
+  await flush();
+  assert.deepEqual(a.confirmed, [], "nothing is confirmed before the refused commit is retried");
+  // The refused commit is sent again by itself after its wait, and now covers both acks.
+  await clock.tick(COMMIT_RETRY_MS);
   assert.deepEqual(commits.at(-1), [0, 2n]);
   assert.deepEqual(a.confirmed, [a.got[0].cursor, a.got[1].cursor]);
   feed.detach(a);
@@ -117,12 +129,14 @@ Deno.test("GroupFeed moves a leaving member's unacked events to another and neve
 
 Deno.test("GroupFeed redelivers after the ack timeout and pauses a full partition", async () => {
   const { log, paused, write } = fakeLog();
+  const clock = new FakeClock();
+  const ackTimeoutMs = 1000;
   const feed = await GroupFeed.open(
     log,
     "t",
     "g",
     "latest",
-    { ...options, ackTimeoutMs: 50 },
+    { ...options, ackTimeoutMs, clock },
     logger,
     () => {},
   );
@@ -132,10 +146,12 @@ Deno.test("GroupFeed redelivers after the ack timeout and pauses a full partitio
   write(0, "y2");
   write(0, "y3");
   assert.ok(paused.has(0));
-  // Wait for the redelivery itself, not for a fixed time.
-  while (a.ids().filter((id) => id === "y1").length < 2) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  const deliveriesOf = (id: string) => a.ids().filter((seen) => seen === id).length;
+  await clock.tick(ackTimeoutMs - 1);
+  assert.equal(deliveriesOf("y1"), 1, "not redelivered before the ack timeout");
+  // The sweep runs every quarter of the ack timeout: by then y1 has timed out.
+  await clock.tick(ackTimeoutMs / 4 + 1);
+  assert.equal(deliveriesOf("y1"), 2, "redelivered once its ack timed out");
   feed.ack(a, decodeCursor(a.got.at(-1)!.cursor!));
   assert.ok(!paused.has(0));
   feed.detach(a);
