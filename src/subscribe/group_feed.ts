@@ -178,10 +178,15 @@ export class GroupFeed {
     }
     for (const [partition, state] of this.#partitions) {
       for (const entry of state.inFlight.values()) {
-        if (entry.member === gone) this.#send(partition, entry, this.#ownerOf(partition)!);
+        if (entry.member !== gone) continue;
+        // A send to a socket that is gone too detaches that member, in turn, down to the last one
+        // (every member closing at once): then the group is left and nobody gets the rest.
+        const owner = this.#ownerOf(partition);
+        if (this.#left || !owner) return;
+        this.#send(partition, entry, owner);
       }
     }
-    this.#pumpAll();
+    if (!this.#left) this.#pumpAll();
   }
 
   /**

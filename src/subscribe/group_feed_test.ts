@@ -257,3 +257,28 @@ Deno.test("GroupFeed keeps records read before any member, and hands them over a
   assert.deepEqual(a.ids(), ["w0", "w1"]);
   feed.detach(a);
 });
+
+/** A member whose socket is gone: every send fails. */
+class GoneSubscriber extends TestSubscriber {
+  override send(): boolean {
+    return false;
+  }
+}
+
+Deno.test("GroupFeed survives every member leaving at once while events are unacked", async () => {
+  const { log, write } = fakeLog();
+  const left = Promise.withResolvers<void>();
+  const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => left.resolve());
+  const a = new TestSubscriber();
+  feed.attach(a, MATCH_ALL);
+  write(0, "w1");
+  write(1, "w2");
+  const b = new GoneSubscriber();
+  const c = new GoneSubscriber();
+  feed.attach(b, MATCH_ALL);
+  feed.attach(c, MATCH_ALL);
+  // a leaves with two unacked events; handing them over finds b and c gone too.
+  feed.detach(a);
+  await left.promise;
+  assert.equal(feed.attach(new TestSubscriber(), MATCH_ALL), false, "the group was left");
+});
