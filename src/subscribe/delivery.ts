@@ -37,6 +37,7 @@ export class Delivery {
   /** False for a live event mirrored before its durable write was acknowledged. */
   readonly durable: boolean;
   #frames?: Map<FrameBuilder, string>;
+  #timestampMs?: number;
 
   /** One event with its cursor, log position, trace and whether it is durable yet. */
   constructor(
@@ -54,6 +55,11 @@ export class Delivery {
     this.trace = trace.headers;
     this.context = trace.context;
     this.durable = durable;
+  }
+
+  /** The envelope's `timestamp` in ms since the epoch, parsed once for every subscriber. */
+  get timestampMs(): number {
+    return this.#timestampMs ??= Date.parse(this.envelope.timestamp);
   }
 
   /**

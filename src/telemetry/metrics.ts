@@ -6,6 +6,7 @@
  * @module
  */
 import client from "prom-client";
+import { DeliveryMetrics } from "./delivery_metrics.ts";
 import { ProcessMetrics } from "./process_metrics.ts";
 
 /** Prefix of every metric name. */
@@ -73,20 +74,13 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  /** Events sent to subscribers. */
-  readonly delivered = new client.Counter({
-    name: `${METRIC_PREFIX}events_delivered_total`,
-    help: "Events sent to subscribers, by mode and transport.",
-    labelNames: ["mode", "transport"] as const,
-    registers: [this.registry],
-  });
-  /** Event timestamp to send. */
-  readonly deliveryLag = new client.Histogram({
-    name: `${METRIC_PREFIX}delivery_lag_seconds`,
-    help: "Time from the event's timestamp to its send to a subscriber.",
-    labelNames: ["mode", "transport"] as const,
+  /** Events sent to subscribers, and their lag (plain counts per label set: the fan-out's hot path). */
+  readonly deliveries = new DeliveryMetrics(this.registry, {
+    deliveredName: `${METRIC_PREFIX}events_delivered_total`,
+    deliveredHelp: "Events sent to subscribers, by mode and transport.",
+    lagName: `${METRIC_PREFIX}delivery_lag_seconds`,
+    lagHelp: "Time from the event's timestamp to its send to a subscriber.",
     buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
   });
   /** Connected subscribers. */
   readonly subscribers = new client.Gauge({

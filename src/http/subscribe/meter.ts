@@ -6,6 +6,7 @@
 import type { Delivery } from "../../subscribe/delivery.ts";
 import type { Logger } from "../../telemetry/logger.ts";
 import type { Metrics } from "../../telemetry/metrics.ts";
+import type { DeliveryTally } from "../../telemetry/delivery_metrics.ts";
 
 /** The transport of a subscription, as a metric label. */
 export type Transport = "websocket" | "sse";
@@ -15,6 +16,7 @@ export class Meter {
   readonly #metrics: Metrics;
   readonly #logger: Logger;
   readonly #labels: { mode: string; transport: Transport };
+  readonly #deliveries: DeliveryTally;
   #open = false;
 
   /** A meter for a subscription in `mode` over `transport`. */
@@ -22,6 +24,7 @@ export class Meter {
     this.#metrics = metrics;
     this.#logger = logger;
     this.#labels = { mode, transport };
+    this.#deliveries = metrics.deliveries.tally(this.#labels);
   }
 
   /** The transport of the subscription. */
@@ -44,15 +47,13 @@ export class Meter {
 
   /** Counts `delivery` as sent and observes its lag. */
   delivered(delivery: Delivery): void {
-    this.#metrics.delivered.inc(this.#labels);
     if (this.#logger.enabled("debug")) {
       this.#logger.log("debug", "Delivery", {
         event_id: delivery.envelope.event_id,
         ...this.#labels,
       });
     }
-    const lag = (Date.now() - Date.parse(delivery.envelope.timestamp)) / 1000;
-    if (lag >= 0) this.#metrics.deliveryLag.observe(this.#labels, lag);
+    this.#deliveries.record((Date.now() - delivery.timestampMs) / 1000);
   }
 
   /**
