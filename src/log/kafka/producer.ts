@@ -52,14 +52,6 @@ const MIN_RESERVE_MS = 50;
  * @default 2
  */
 export const DEFAULT_LANES = 2;
-/**
- * How long a partition refuses new records after its leader refused a write
- * for too few in-sync replicas, in ms: they are answered `503` at once
- * (its `Retry-After` is as long), not after waiting for their deadline, and the
- * cluster is spared a transaction per batch that it could only abort. The
- * first batch after it probes the partition again.
- */
-export const BELOW_MIN_ISR_REFUSAL_MS = 1000;
 
 /** Options of {@linkcode PartitionedProducer}. */
 export interface PartitionedProducerOptions extends KafkaConnection {
@@ -75,8 +67,6 @@ export interface PartitionedProducerOptions extends KafkaConnection {
   transactionalId: string;
   /** Transactions in flight per partition (default {@linkcode DEFAULT_LANES}). */
   lanes?: number;
-  /** How long a partition below min ISR refuses records, in ms (default {@linkcode BELOW_MIN_ISR_REFUSAL_MS}). */
-  belowMinIsrRefusalMs?: number;
 }
 
 /** The record was not acknowledged by its deadline. */
@@ -151,15 +141,8 @@ export class EarlierWriteError extends Error {
   }
 }
 
-/**
- * Makes the transactions of one lane of one partition (tests hand in fakes);
- * they call `belowMinIsr` when the leader refuses a write for too few in-sync replicas.
- */
-export type PartitionFactory = (
-  partition: number,
-  lane: number,
-  belowMinIsr: () => void,
-) => PartitionTransactions;
+/** Makes the transactions of one lane of one partition (tests hand in fakes). */
+export type PartitionFactory = (partition: number, lane: number) => PartitionTransactions;
 
 /** Writes records to chosen partitions of one topic, each partition on its own. */
 export class PartitionedProducer {
@@ -173,10 +156,6 @@ export class PartitionedProducer {
   readonly #queues = new Map<number, Pending[]>();
   /** Each partition's last write-and-commit time, in ms. */
   readonly #lastWriteMs = new Map<number, number>();
-  /** The batch each lane is writing, by `<partition>:<lane>`. */
-  readonly #writing = new Map<string, Pending[]>();
-  /** Until when (ms since the epoch) each partition refuses records ({@linkcode BELOW_MIN_ISR_REFUSAL_MS}). */
-  readonly #refusingUntil = new Map<number, number>();
 
   /**
    * A producer for `options.topic`: per partition and lane, a transactional
@@ -192,13 +171,12 @@ export class PartitionedProducer {
     this.#options = options;
     this.#earlier = earlier;
     this.#lanes = Math.max(1, options.lanes ?? DEFAULT_LANES);
-    this.#factory = factory ?? ((partition, lane, belowMinIsr) =>
+    this.#factory = factory ?? ((partition, lane) =>
       new TransactionalPartition({
         ...options,
         partition,
         transactionalId: `${options.transactionalId}-${partition}-${lane}`,
         transactionTimeoutMs: options.publishTimeoutMs,
-        onBelowMinIsr: belowMinIsr,
       }));
   }
 
@@ -206,9 +184,8 @@ export class PartitionedProducer {
    * Appends `message` to `partition` and resolves with its offset. Rejects
    * after `timeoutMs` (the publish timeout by default) with
    * {@linkcode PublishTimeoutError}, or earlier with
-   * {@linkcode ProduceFailedError} (at once while the partition refuses
-   * records, {@linkcode BELOW_MIN_ISR_REFUSAL_MS}); `late` then hears the
-   * real outcome of a record whose commit was under way, when it arrives.
+   * {@linkcode ProduceFailedError}; `late` then hears the real outcome of a
+   * record whose commit was under way, when it arrives.
    */
   send(
     partition: number,
@@ -216,9 +193,6 @@ export class PartitionedProducer {
     late?: (outcome: bigint | Error) => void,
     timeoutMs: number = this.#options.publishTimeoutMs,
   ): Promise<bigint> {
-    if ((this.#refusingUntil.get(partition) ?? 0) > Date.now()) {
-      return Promise.reject(belowMinIsrError(partition));
-    }
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         message,
@@ -263,47 +237,19 @@ export class PartitionedProducer {
   }
 
   #expire(partition: number, pending: Pending): void {
-    this.#withdraw(
-      partition,
-      pending,
+    if (pending.settled) return;
+    clearTimeout(pending.timer);
+    pending.settled = true;
+    // Still queued: withdraw it. In a batch being written: that batch is aborted, not committed.
+    const queue = this.#queues.get(partition) ?? [];
+    const at = queue.indexOf(pending);
+    if (at >= 0) queue.splice(at, 1);
+    pending.reject(
       new PublishTimeoutError(
         `Kafka did not acknowledge the record within ${this.#options.publishTimeoutMs} ms`,
         pending.committing,
       ),
     );
-  }
-
-  /**
-   * Answers `pending` with `error` before its batch is done. Still queued: it
-   * is withdrawn. In a batch being written: that batch is aborted, not committed.
-   */
-  #withdraw(partition: number, pending: Pending, error: Error): void {
-    if (pending.settled) return;
-    clearTimeout(pending.timer);
-    pending.settled = true;
-    const queue = this.#queues.get(partition) ?? [];
-    const at = queue.indexOf(pending);
-    if (at >= 0) queue.splice(at, 1);
-    pending.reject(error);
-  }
-
-  /**
-   * The leader of `partition` refused a write for too few in-sync replicas:
-   * the partition refuses records for a while ({@linkcode BELOW_MIN_ISR_REFUSAL_MS}),
-   * and the records waiting for it, queued or in a batch not yet committing,
-   * are answered now (those batches are aborted).
-   */
-  #belowMinIsr(partition: number): void {
-    const refusal = this.#options.belowMinIsrRefusalMs ?? BELOW_MIN_ISR_REFUSAL_MS;
-    this.#refusingUntil.set(partition, Date.now() + refusal);
-    const waiting = [...this.#queues.get(partition) ?? []];
-    for (let lane = 0; lane < this.#lanes; lane++) {
-      waiting.push(...this.#writing.get(`${partition}:${lane}`) ?? []);
-    }
-    const error = belowMinIsrError(partition);
-    for (const pending of waiting) {
-      if (pending.committing === undefined) this.#withdraw(partition, pending, error);
-    }
   }
 
   #schedule(partition: number, lane: number): void {
@@ -320,7 +266,6 @@ export class PartitionedProducer {
         }
         await this.#writeBatch(
           partition,
-          lane,
           this.#transactions(partition, lane),
           this.#take(partition, queue),
         );
@@ -352,35 +297,19 @@ export class PartitionedProducer {
     const key = `${partition}:${lane}`;
     let transactions = this.#transactionsOf.get(key);
     if (!transactions) {
-      transactions = this.#factory(partition, lane, () => this.#belowMinIsr(partition));
+      transactions = this.#factory(partition, lane);
       this.#transactionsOf.set(key, transactions);
     }
     return transactions;
   }
 
-  /** Writes `batch` on `lane`, known meanwhile as the lane's batch. */
+  /** Writes `batch` as one transaction, committed only if each of its records still waits. */
   async #writeBatch(
     partition: number,
-    lane: number,
     transactions: PartitionTransactions,
     batch: Pending[],
   ): Promise<void> {
     if (batch.length === 0) return;
-    const key = `${partition}:${lane}`;
-    this.#writing.set(key, batch);
-    try {
-      await this.#write(partition, transactions, batch);
-    } finally {
-      this.#writing.delete(key);
-    }
-  }
-
-  /** Writes `batch` as one transaction, committed only if each of its records still waits. */
-  async #write(
-    partition: number,
-    transactions: PartitionTransactions,
-    batch: Pending[],
-  ): Promise<void> {
     const started = Date.now();
     let base: bigint;
     for (const p of batch) p.attempts++;
@@ -432,7 +361,6 @@ export class PartitionedProducer {
     } finally {
       this.#lastWriteMs.set(partition, Date.now() - started);
     }
-    this.#refusingUntil.delete(partition);
     this.#answer(batch, (i) => base + BigInt(i));
   }
 
@@ -453,11 +381,4 @@ export class PartitionedProducer {
       else p.resolve(result);
     });
   }
-}
-
-/** The answer to a record for a partition that refuses records ({@linkcode BELOW_MIN_ISR_REFUSAL_MS}). */
-function belowMinIsrError(partition: number): ProduceFailedError {
-  return new ProduceFailedError(
-    `Partition ${partition} has fewer in-sync replicas than min.insync.replicas`,
-  );
 }

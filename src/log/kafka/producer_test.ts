@@ -37,14 +37,7 @@ function fakeTransactions() {
   const resets: number[] = [];
   const aborts: number[] = [];
   const warmed: number[] = [];
-  /** Each partition's signal that its leader refused a write for too few in-sync replicas. */
-  const belowMinIsr = new Map<number, () => void>();
-  const factory = (
-    partition: number,
-    _lane = 0,
-    refused: () => void = () => {},
-  ): PartitionTransactions => {
-    belowMinIsr.set(partition, refused);
+  const factory = (partition: number): PartitionTransactions => {
     const call = <T>(kind: Call["kind"], keys: string[] = []) =>
       new Promise<T>((answer, fail) =>
         calls.push({ partition, kind, keys, answer: answer as Call["answer"], fail })
@@ -68,7 +61,7 @@ function fakeTransactions() {
       await new Promise((r) => setTimeout(r, 1));
     }
   };
-  return { factory, next, resets, aborts, warmed, calls, belowMinIsr };
+  return { factory, next, resets, aborts, warmed, calls };
 }
 
 const message = (i: number) => ({ key: `k${i}`, value: `v${i}`, headers: {} });
@@ -232,44 +225,3 @@ Deno.test("with two lanes, a partition writes its next batch while the first one
   commit.answer();
   assert.equal(await first, 0n);
 });
-
-Deno.test("a partition below min ISR answers its records at once, refuses more for a while, and holds back no other", async () => {
-  const fake = fakeTransactions();
-  const producer = new PartitionedProducer(
-    { ...OPTIONS, publishTimeoutMs: 10_000, belowMinIsrRefusalMs: 100 },
-    fake.factory,
-  );
-  const started = Date.now();
-  const refused = producer.send(0, message(1));
-  const other = producer.send(1, message(2));
-  const write0 = await fake.next("write", 0);
-  const write1 = await fake.next("write", 1);
-  fake.belowMinIsr.get(0)!();
-  await assert.rejects(refused, ProduceFailedError);
-  await assert.rejects(producer.send(0, message(3)), /fewer in-sync replicas/);
-  assert.ok(Date.now() - started < 5_000, "answered long before the deadline");
-  // The write the library kept retrying goes through after all: its transaction is aborted.
-  write0.answer(5n);
-  write1.answer(9n);
-  (await fake.next("commit", 1)).answer();
-  assert.equal(await other, 9n);
-  await waitFor(() => fake.aborts.includes(0));
-  assert.equal(fake.calls.filter((c) => c.partition === 0 && c.kind === "commit").length, 0);
-  // After the refusal, the next record probes the partition; once it commits, records flow again.
-  let probe: Promise<bigint>;
-  for (;;) {
-    let refusedAtOnce = false;
-    probe = producer.send(0, message(4));
-    probe.catch(() => (refusedAtOnce = true));
-    await new Promise((r) => setTimeout(r, 10));
-    if (!refusedAtOnce) break;
-  }
-  (await fake.next("write", 0)).answer(6n);
-  (await fake.next("commit", 0)).answer();
-  assert.equal(await probe, 6n);
-  await producer.close();
-});
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((r) => setTimeout(r, 1));
-}

@@ -69,16 +69,7 @@ export interface TransactionalPartitionOptions extends KafkaConnection {
   transactionalId: string;
   /** Longest a transaction may stay open before the coordinator aborts it, in ms. */
   transactionTimeoutMs: number;
-  /**
-   * Called each time the partition's leader refuses a write because fewer
-   * replicas are in sync than `min.insync.replicas` (the library goes on
-   * retrying it meanwhile).
-   */
-  onBelowMinIsr?: () => void;
 }
-
-/** Kafka errors of a write refused for too few in-sync replicas. */
-const BELOW_MIN_ISR_ERRORS = ["NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND"];
 
 /** The error chain of a `@platformatic/kafka` failure includes the Kafka error `id`. */
 function hasKafkaError(error: unknown, id: string): boolean {
@@ -188,14 +179,10 @@ export class TransactionalPartition implements PartitionTransactions {
       autocreateTopics: false,
       serializers: stringSerializers,
       retries: Math.max(TRANSACTION_RETRIES, this.#options.retries),
-      retryDelay: (_client, _operation, attempt, _retries, error) => {
-        if (BELOW_MIN_ISR_ERRORS.some((id) => hasKafkaError(error, id))) {
-          this.#options.onBelowMinIsr?.();
-        }
-        return hasKafkaError(error, "CONCURRENT_TRANSACTIONS")
+      retryDelay: (_client, _operation, attempt, _retries, error) =>
+        hasKafkaError(error, "CONCURRENT_TRANSACTIONS")
           ? Math.min(MAX_CONCURRENT_RETRY_MS, CONCURRENT_TRANSACTIONS_RETRY_MS * attempt)
-          : backoffDelay(attempt - 1, { firstMs: initialRetryMs, maxMs: MAX_RETRY_MS });
-      },
+          : backoffDelay(attempt - 1, { firstMs: initialRetryMs, maxMs: MAX_RETRY_MS }),
     });
   }
 }
