@@ -84,8 +84,17 @@ export class DeliveryMetrics {
   /** Registers both metrics in `registry`. */
   constructor(registry: client.Registry, options: DeliveryMetricsOptions) {
     this.#options = options;
-    registry.registerMetric(this.#metric(options.deliveredName, options.deliveredHelp, "counter"));
-    registry.registerMetric(this.#metric(options.lagName, options.lagHelp, "histogram"));
+    registry.registerMetric(
+      scraped(
+        options.deliveredName,
+        options.deliveredHelp,
+        "counter",
+        () => this.#counterSamples(),
+      ),
+    );
+    registry.registerMetric(
+      scraped(options.lagName, options.lagHelp, "histogram", () => this.#lagSamples()),
+    );
   }
 
   /** The tally of `labels`, made on first use; keep it rather than asking per delivery. */
@@ -97,23 +106,6 @@ export class DeliveryMetrics {
       this.#tallies.set(key, tally);
     }
     return tally;
-  }
-
-  /**
-   * A metric the registry can render: prom-client's registry needs only its
-   * name, help, type and `get()` (it is typed as one of prom-client's own
-   * classes, hence the cast).
-   */
-  #metric(name: string, help: string, type: "counter" | "histogram"): client.Metric {
-    const samples = () => type === "counter" ? this.#counterSamples() : this.#lagSamples();
-    const metric = {
-      name,
-      help,
-      type,
-      aggregator: "sum",
-      get: () => Promise.resolve({ name, help, type, aggregator: "sum", values: samples() }),
-    };
-    return metric as unknown as client.Metric;
   }
 
   #counterSamples(): Sample[] {
@@ -142,4 +134,22 @@ export class DeliveryMetrics {
     }
     return samples;
   }
+}
+
+/**
+ * A metric the registry renders from `samples` at each scrape: prom-client's
+ * registry needs only its name, help, type and `get()` (it is typed as one of
+ * prom-client's own classes, hence the cast).
+ */
+function scraped(
+  name: string,
+  help: string,
+  type: "counter" | "histogram",
+  samples: () => Sample[],
+): client.Metric {
+  const header = { name, help, type, aggregator: "sum" };
+  return {
+    ...header,
+    get: () => Promise.resolve({ ...header, values: samples() }),
+  } as unknown as client.Metric;
 }
