@@ -109,6 +109,16 @@ export function quantile(values: number[], q: number): number {
 
 const isAck = (a: Attempt) => a.outcome === 200 || a.outcome === 202;
 const duration = (a: Attempt) => a.endAt - a.sentAt;
+/**
+ * The largest of `values`, 0 when there are none: a loop, since
+ * `Math.max(...values)` overflows the stack beyond about 100,000 values (a
+ * long round's attempts).
+ */
+const largest = (values: Iterable<number>) => {
+  let max = 0;
+  for (const v of values) if (v > max) max = v;
+  return max;
+};
 
 /**
  * Longest time between successive 2xx answers of each partition during
@@ -214,7 +224,7 @@ export function measure(r: RoundRecord): RoundRow {
   const measured = r.attempts.filter((a) => a.sentAt >= steadyAt);
   const warmup = r.attempts.length - measured.length;
   if (warmup > 0) {
-    const slowest = Math.max(...r.attempts.filter((a) => a.sentAt < steadyAt).map(duration));
+    const slowest = largest(r.attempts.filter((a) => a.sentAt < steadyAt).map(duration));
     notes.push(
       `warm-up: ${warmup} attempts in ${((steadyAt - r.loadStart) / 1000).toFixed(1)} s ` +
         `before steady state, slowest ${(slowest / 1000).toFixed(1)} s (not measured)`,
@@ -269,7 +279,7 @@ export function measure(r: RoundRecord): RoundRow {
     p99FaultMs: quantile(duringFault.map((a) => a.endAt - a.sentAt), 0.99),
     recoveryMs: recovery(measured, r.partitions, r.faultStart, r.faultEnd),
     late,
-    slowestMs: Math.max(0, ...durations),
+    slowestMs: largest(durations),
     ackedInFault,
     unacked: r.unacked.length,
     subscriberMissed,

@@ -160,3 +160,12 @@ Deno.test("measure: warm-up before steady state counts for storage, not for dead
   const cold = measure(record({ loadStart: 0, attempts: [attempt(0, 0, 5500)] }));
   assert.equal(cold.late, 1, "without a steady state every attempt is measured");
 });
+
+Deno.test("measure: a long round's attempts (500,000) do not overflow the stack; slowest found", () => {
+  const attempts = Array.from(
+    { length: 500_000 },
+    (_, i) => attempt(i % 2, i / 1000, i / 1000 + (i === 123_456 ? 7000 : 5), 503),
+  );
+  const row = measure(record({ loadEnd: 300, faultEnd: 250, attempts, steadyAt: 100 }));
+  assert.equal(row.slowestMs, 7000);
+});
