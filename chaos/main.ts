@@ -13,7 +13,10 @@
  * a gateway stays down at most 5 s), `--hung SECONDS` (20), `--rate N` (500
  * publishes/s), `--keep` (leave the cluster running), `--gateway-dir DIR` (run
  * the gateway from another checkout, e.g. `git archive HEAD | tar -x -C DIR`
- * while the working tree is being edited; `TASTESYNC_CHAOS_GATEWAY_DIR`). Progress goes to stderr;
+ * while the working tree is being edited; `TASTESYNC_CHAOS_GATEWAY_DIR`),
+ * `--broker-nice N` (start the brokers with a CPU weight lowered by nice N,
+ * standing in for brokers on hosts of their own; `KAFKA_NICE` of
+ * `services.sh`; only when the cluster is started here). Progress goes to stderr;
  * the table, then one line of details per round, to stdout. Exits 1 when a
  * round misses a target. Gateway logs are kept in `.cache/chaos/logs/`.
  *
@@ -36,22 +39,28 @@ const { values } = parseArgs({
     rate: { type: "string", default: "500" },
     keep: { type: "boolean", default: false },
     "gateway-dir": { type: "string", default: Deno.env.get("TASTESYNC_CHAOS_GATEWAY_DIR") },
+    "broker-nice": { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
 const all = scenarios(Number(values.hold) * 1000, Number(values.hung) * 1000);
 const wanted = values.scenarios?.split(",") ?? all.map((s) => s.name);
 const unknown = wanted.filter((n) => !all.some((s) => s.name === n));
-if (unknown.length > 0 || !(rounds >= 1)) {
+const brokerNice = values["broker-nice"];
+if (
+  unknown.length > 0 || !(rounds >= 1) || (brokerNice !== undefined && !/^\d+$/.test(brokerNice))
+) {
   console.error(
     `usage: deno task chaos [--rounds N] [--scenarios ${all.map((s) => s.name).join(",")}]` +
-      ` [--hold S] [--hung S] [--rate N] [--keep] [--gateway-dir DIR]${
+      ` [--hold S] [--hung S] [--rate N] [--keep] [--gateway-dir DIR] [--broker-nice N]${
         unknown.length ? `\nunknown: ${unknown}` : ""
       }`,
   );
   Deno.exit(2);
 }
 
+// services.sh reads it when it starts a broker, here and at each round's restarts.
+if (brokerNice !== undefined) Deno.env.set("KAFKA_NICE", brokerNice);
 const options = defaultClusterOptions();
 const cluster = new Cluster(options);
 const log = (message: string) => console.error(message);

@@ -94,7 +94,9 @@
 # NATS_PORT, SERVICES_SECURE (1|0), the failure-detection variables above, KAFKA_HEAP_OPTS (default -Xmx512m -Xms128m),
 # KAFKA_JVM_OPTS (extra broker JVM flags, default -XX:TieredStopAtLevel=1),
 # KAFKA_CDS (1|0: class-data-sharing archive for faster JVM start, default 1),
-# KAFKA_START_TIMEOUT (s, default 90), NATS_JETSTREAM (1|0, default 1),
+# KAFKA_START_TIMEOUT (s, default 90), KAFKA_NICE (lower the brokers' CPU
+# weight by this nice value, default none: see "Chaos suite" in the README),
+# NATS_JETSTREAM (1|0, default 1),
 # STOP_TIMEOUT (s before SIGKILL, default 40), JAVA_HOME (Java >= 17),
 # DENO (the deno binary the secured mode writes NATS credentials with,
 # default deno).
@@ -120,6 +122,7 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m}"
 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS--XX:TieredStopAtLevel=1}"
 KAFKA_CDS="${KAFKA_CDS:-1}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+KAFKA_NICE="${KAFKA_NICE:-}"
 NATS_START_TIMEOUT="${NATS_START_TIMEOUT:-20}"
 NATS_JETSTREAM="${NATS_JETSTREAM:-1}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-40}"
@@ -176,8 +179,16 @@ spawn() {
   local pidfile=$1 logfile=$2 what=${3##*/}
   shift 2
   rm -f "$pidfile"
+  # SPAWN_NICE lowers the daemon's CPU weight: its own nice, and its session's
+  # autogroup's (with kernel.sched_autogroup_enabled, nice only ranks tasks
+  # within one session, and the daemon's session is new).
   # shellcheck disable=SC2016 # $$ and $@ belong to the inner bash
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 9>&- &
+  setsid bash -c 'echo $$ >"$0"
+    if [[ -n ${SPAWN_NICE:-} ]]; then
+      echo "$SPAWN_NICE" 2>/dev/null >/proc/self/autogroup || true
+      renice -n "$SPAWN_NICE" -p $$ >/dev/null 2>&1 || true
+    fi
+    exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 9>&- &
   local i
   for ((i = 0; i < 50; i++)); do
     [[ -s $pidfile ]] && return 0
@@ -677,7 +688,7 @@ start_kafka() {
     # fewer GC threads is better. ExitOnOutOfMemoryError: die loudly rather
     # than limp along and make tests time out.
     # shellcheck disable=SC2086 # both are lists of JVM flags
-    spawn "$NODE_PID" "$NODE_LOG" "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS \
+    SPAWN_NICE="$KAFKA_NICE" spawn "$NODE_PID" "$NODE_LOG" "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS \
       -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
       "${cds[@]}" -Xlog:cds*=error \
       -Dlog4j2.configurationFile="$KAFKA_LOG4J" -Dkafka.logs.dir="$KAFKA_HOME" \
