@@ -38,6 +38,7 @@ const server = new ResilientServer(
   {
     hostname: config.http.host,
     port: config.http.port,
+    tcpBacklog: config.http.listen_backlog,
     ...https,
     onListen: ({ hostname, port }) =>
       logger.log("info", "Gateway listening", {

@@ -24,6 +24,14 @@ export const DEFAULT_PARTITIONS = 3;
 export const DEFAULT_SUBJECT_PREFIX = "notifications";
 /** Default dedup window: 24 hours. */
 export const DEFAULT_DEDUP_WINDOW = "24h";
+/**
+ * Default length of the listen queue: connections the kernel completes while
+ * the gateway has not accepted them yet (Linux caps it at
+ * `net.core.somaxconn`, 4096 by default). `Deno.serve`'s own 511 drops the
+ * SYNs of a reconnect storm beyond it, and each dropped client waits 1 s, then
+ * 3 s, for its SYN to be sent again.
+ */
+export const DEFAULT_LISTEN_BACKLOG = 4096;
 /** Longest a graceful shutdown may take before the process exits anyway. */
 export const DEFAULT_SHUTDOWN_TIMEOUT = "10s";
 /**
@@ -230,6 +238,8 @@ export const ConfigSchema = z.object({
     /** Most client connections at once (`503` above); 0: the open-files limit less a reserve. */
     max_connections: z.coerce.number().int().min(0).default(0),
     saturation_timeout: Duration.prefault(DEFAULT_SATURATION_TIMEOUT),
+    /** Connections the kernel may hold for the gateway to accept (the listen queue). */
+    listen_backlog: PositiveInt.max(65535).default(DEFAULT_LISTEN_BACKLOG),
   }).strict().prefault({}),
   kafka: z.object({
     /** The source design's single broker; joins `brokers`. */
@@ -443,6 +453,7 @@ export const ENV_KEYS: Readonly<Record<string, readonly string[]>> = {
   TASTESYNC_HTTP_ALLOWED_ORIGINS: ["http", "allowed_origins"],
   TASTESYNC_HTTP_MAX_CONNECTIONS: ["http", "max_connections"],
   TASTESYNC_HTTP_SATURATION_TIMEOUT: ["http", "saturation_timeout"],
+  TASTESYNC_HTTP_LISTEN_BACKLOG: ["http", "listen_backlog"],
   TASTESYNC_KAFKA_BROKERS: ["kafka", "brokers"],
   TASTESYNC_KAFKA_TOPIC: ["kafka", "topic"],
   TASTESYNC_KAFKA_PARTITIONS: ["kafka", "partitions"],

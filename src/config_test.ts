@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "./errors.ts";
-import { kafkaBrokers, loadConfig, parseConfig } from "./config.ts";
+import { DEFAULT_LISTEN_BACKLOG, kafkaBrokers, loadConfig, parseConfig } from "./config.ts";
 
 Deno.test("parseConfig applies defaults", () => {
   const c = parseConfig(undefined, {});
@@ -198,6 +198,7 @@ Deno.test("client limits, origins and subscribable topics come from the environm
     TASTESYNC_HTTP_ALLOWED_ORIGINS: "https://app.example.com, http://localhost:3000",
     TASTESYNC_HTTP_MAX_CONNECTIONS: "500",
     TASTESYNC_HTTP_SATURATION_TIMEOUT: "5s",
+    TASTESYNC_HTTP_LISTEN_BACKLOG: "1024",
     TASTESYNC_SUBSCRIPTIONS_TOPICS: "orders,kitchen",
     TASTESYNC_AUTH_LIMITS_PUBLISH_PER_SECOND: "0.5",
     TASTESYNC_AUTH_LIMITS_PUBLISH_BURST: "10",
@@ -206,6 +207,12 @@ Deno.test("client limits, origins and subscribable topics come from the environm
   assert.deepEqual(c.http.allowed_origins, ["https://app.example.com", "http://localhost:3000"]);
   assert.equal(c.http.max_connections, 500);
   assert.equal(c.http.saturation_timeout, 5000);
+  assert.equal(c.http.listen_backlog, 1024);
+  assert.equal(parseConfig(undefined, {}).http.listen_backlog, DEFAULT_LISTEN_BACKLOG);
+  assert.throws(
+    () => parseConfig(undefined, { TASTESYNC_HTTP_LISTEN_BACKLOG: "0" }),
+    (e: unknown) => e instanceof ConfigError && /listen_backlog/.test(e.message),
+  );
   assert.deepEqual(c.subscriptions.topics, ["orders", "kitchen"]);
   assert.deepEqual(c.auth.limits, { publish_per_second: 0.5, publish_burst: 10, subscriptions: 4 });
   assert.throws(

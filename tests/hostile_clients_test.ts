@@ -193,3 +193,38 @@ Deno.test("the WebSocket frame limit counts UTF-8 bytes, not UTF-16 units", asyn
     assert.equal(await gateway.stop(), 0);
   }
 });
+
+Deno.test("a reconnect storm while the gateway's loop is stopped: the kernel queues all 2,000 connections (http.listen_backlog), none waits for a SYN retry", async () => {
+  const gateway = await startGateway({
+    TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-storm-" }),
+  });
+  const { hostname, port } = new URL(gateway.url);
+  // The kernel caps the queue at net.core.somaxconn (4096 on Linux since 5.4).
+  const somaxconn = Number(await Deno.readTextFile("/proc/sys/net/core/somaxconn"));
+  const storm = Math.min(2000, somaxconn);
+  const open: Deno.Conn[] = [];
+  const connects: Promise<void>[] = [];
+  // Stopped, the gateway accepts nothing: only the listen queue holds the connections. One that
+  // does not fit has its SYN dropped and retried after the kernel's first timeout of 1 s.
+  Deno.kill(gateway.pid, "SIGSTOP");
+  try {
+    for (let i = 0; i < storm; i++) {
+      connects.push(Deno.connect({ hostname, port: Number(port) }).then((c) => void open.push(c)));
+    }
+    const all = Promise.all(connects).then(() => true);
+    const beforeSynRetry = new Promise<boolean>((r) => setTimeout(() => r(false), 900));
+    await Promise.race([all, beforeSynRetry]);
+    assert.equal(open.length, storm, "every connection completed before a SYN retry");
+  } finally {
+    Deno.kill(gateway.pid, "SIGCONT");
+  }
+  try {
+    await Promise.all(connects);
+    const publish = await gateway.post("/v1/identifications", identification());
+    assert.equal(publish.status, 202);
+    await publish.body?.cancel();
+  } finally {
+    for (const conn of open) conn.close();
+    assert.equal(await gateway.stop(), 0);
+  }
+});
