@@ -204,6 +204,7 @@ Deno.test("a reconnect storm while the gateway's loop is stopped: the kernel que
   const storm = Math.min(2000, somaxconn);
   const open: Deno.Conn[] = [];
   const connects: Promise<void>[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
   // Stopped, the gateway accepts nothing: only the listen queue holds the connections. One that
   // does not fit has its SYN dropped and retried after the kernel's first timeout of 1 s.
   Deno.kill(gateway.pid, "SIGSTOP");
@@ -211,19 +212,20 @@ Deno.test("a reconnect storm while the gateway's loop is stopped: the kernel que
     for (let i = 0; i < storm; i++) {
       connects.push(Deno.connect({ hostname, port: Number(port) }).then((c) => void open.push(c)));
     }
-    const all = Promise.all(connects).then(() => true);
-    const beforeSynRetry = new Promise<boolean>((r) => setTimeout(() => r(false), 900));
-    await Promise.race([all, beforeSynRetry]);
+    await Promise.race([
+      Promise.all(connects),
+      new Promise((resolve) => timer = setTimeout(resolve, 900)),
+    ]);
+    clearTimeout(timer);
     assert.equal(open.length, storm, "every connection completed before a SYN retry");
-  } finally {
     Deno.kill(gateway.pid, "SIGCONT");
-  }
-  try {
-    await Promise.all(connects);
     const publish = await gateway.post("/v1/identifications", identification());
     assert.equal(publish.status, 202);
     await publish.body?.cancel();
   } finally {
+    clearTimeout(timer);
+    Deno.kill(gateway.pid, "SIGCONT");
+    await Promise.allSettled(connects);
     for (const conn of open) conn.close();
     assert.equal(await gateway.stop(), 0);
   }
