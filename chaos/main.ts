@@ -14,6 +14,7 @@
  * publishes/s), `--keep` (leave the cluster running), `--gateway-dir DIR` (run
  * the gateway from another checkout, e.g. `git archive HEAD | tar -x -C DIR`
  * while the working tree is being edited; `TASTESYNC_CHAOS_GATEWAY_DIR`),
+ * `--max-in-flight N` (most publish attempts in flight at once, 2,000),
  * `--broker-nice N` (start the brokers with a CPU weight lowered by nice N,
  * standing in for brokers on hosts of their own; `KAFKA_NICE` of
  * `services.sh`; only when the cluster is started here). Progress goes to stderr;
@@ -26,7 +27,7 @@ import { parseArgs } from "node:util";
 import { Cluster, defaultClusterOptions } from "../testing/cluster.ts";
 import { details, type RoundRow, table } from "./measure.ts";
 import { running } from "./gateways.ts";
-import { runRound } from "./round.ts";
+import { DEFAULT_MAX_IN_FLIGHT, runRound } from "./round.ts";
 import { DEFAULT_HOLD_MS, HUNG_HOLD_MS, scenarios } from "./scenarios.ts";
 
 const { values } = parseArgs({
@@ -37,24 +38,26 @@ const { values } = parseArgs({
     hold: { type: "string", default: String(DEFAULT_HOLD_MS / 1000) },
     hung: { type: "string", default: String(HUNG_HOLD_MS / 1000) },
     rate: { type: "string", default: "500" },
+    "max-in-flight": { type: "string", default: String(DEFAULT_MAX_IN_FLIGHT) },
     keep: { type: "boolean", default: false },
     "gateway-dir": { type: "string", default: Deno.env.get("TASTESYNC_CHAOS_GATEWAY_DIR") },
     "broker-nice": { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
+const maxInFlight = Number(values["max-in-flight"]);
 const all = scenarios(Number(values.hold) * 1000, Number(values.hung) * 1000);
 const wanted = values.scenarios?.split(",") ?? all.map((s) => s.name);
 const unknown = wanted.filter((n) => !all.some((s) => s.name === n));
 const brokerNice = values["broker-nice"];
 if (
-  unknown.length > 0 || !(rounds >= 1) || (brokerNice !== undefined && !/^\d+$/.test(brokerNice))
+  unknown.length > 0 || !(rounds >= 1) || !(maxInFlight >= 1) ||
+  (brokerNice !== undefined && !/^\d+$/.test(brokerNice))
 ) {
   console.error(
     `usage: deno task chaos [--rounds N] [--scenarios ${all.map((s) => s.name).join(",")}]` +
-      ` [--hold S] [--hung S] [--rate N] [--keep] [--gateway-dir DIR] [--broker-nice N]${
-        unknown.length ? `\nunknown: ${unknown}` : ""
-      }`,
+      ` [--hold S] [--hung S] [--rate N] [--max-in-flight N] [--keep] [--gateway-dir DIR]` +
+      ` [--broker-nice N]${unknown.length ? `\nunknown: ${unknown}` : ""}`,
   );
   Deno.exit(2);
 }
@@ -90,6 +93,7 @@ try {
           round,
           runId,
           rate: Number(values.rate),
+          maxInFlight,
           logDir: `${options.stateDir}/logs`,
           gatewayDir: values["gateway-dir"],
           log,

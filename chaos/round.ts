@@ -36,6 +36,15 @@ import type { Scenario } from "./scenarios.ts";
 const STEADY_MS = 3000;
 /** Longest wait for steady state before the round goes on without it, in ms. */
 const STEADY_WAIT_MS = 60_000;
+/**
+ * Most publish attempts in flight at once: the clients are this many devices
+ * (or a load balancer's connections), each with one request outstanding; new
+ * events beyond it wait in the client until one is answered. At 500 events/s
+ * and answers at the publish deadline this is what new events alone need. With
+ * 8,000, the load generator's thousands of connections made it read answers
+ * seconds late on a saturated machine (see README, "Chaos suite").
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 2000;
 
 /** Options of {@linkcode runRound}. */
 export interface RoundOptions {
@@ -47,6 +56,8 @@ export interface RoundOptions {
   runId: string;
   /** New events per second. @default {500} */
   rate?: number;
+  /** Most attempts in flight at once. @default {DEFAULT_MAX_IN_FLIGHT} */
+  maxInFlight?: number;
   /** Partitions of the topic. @default {6} */
   partitions?: number;
   /** 2xx answers every partition needs before the fault and after it is undone. @default {25} */
@@ -77,6 +88,7 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
     round,
     runId,
     rate = 500,
+    maxInFlight = DEFAULT_MAX_IN_FLIGHT,
     partitions = 6,
     answersPerPartition = 25,
     drainMs = 60_000,
@@ -119,6 +131,7 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
     rate,
     keys: keysPerPartition(partitions),
     idPrefix: topic,
+    maxInFlight,
     onAttempt: (a) => {
       attempts.push(a);
       const ok = a.outcome === 200 || a.outcome === 202;
