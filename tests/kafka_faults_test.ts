@@ -13,8 +13,10 @@ import {
   services,
   startGateway,
   subscribeSse,
+  subscribeWs,
   uniqueTopic,
   waitReady,
+  waitUntil,
 } from "../testing/harness.ts";
 
 /** The publish deadline the tests set: short, so a hung broker is noticed quickly. */
@@ -122,6 +124,49 @@ Deno.test("kafka: a durable subscriber neither rewinds nor stalls across a broke
     );
   } finally {
     await stream.close();
+    await gateway.stop();
+  }
+});
+
+Deno.test("kafka: a group member that cannot heartbeat sets its partitions aside, and delivers again once it can", async () => {
+  const topic = uniqueTopic("stall");
+  const gateway = await startGateway(kafkaEnv(topic));
+  const member = await subscribeWs(gateway.url, `group=stall-${topic}`);
+  const publish = async (id: string) => {
+    let status = 503;
+    while (status === 503) {
+      const res = await gateway.post("/v1/identifications", identification({ event_id: id }));
+      status = res.status;
+      await res.body?.cancel();
+    }
+    assert.equal(status, 202);
+  };
+  const said = (text: string) => gateway.lines.some((l) => l.includes(text));
+  try {
+    await publish("before");
+    assert.equal((await member.events(1))[0].event.event_id, "before");
+    // The coordinator hung: no heartbeat is answered. Half a session on, the member stops
+    // delivering (the coordinator may give its partitions away once the session has run out).
+    await services("sigstop", "--node", "1");
+    try {
+      await waitUntil(
+        () => said("Kafka group heartbeats stalled; its partitions are set aside"),
+        "the member set its partitions aside",
+        20_000,
+      );
+    } finally {
+      await services("sigcont", "--node", "1");
+    }
+    await waitReady(gateway.url, "ready-or-degraded", 60_000);
+    await publish("after");
+    // Unacked, "before" may come again first (read again from the group's commit).
+    await waitUntil(
+      () => member.seen.some((f) => f.event.event_id === "after"),
+      "the member delivers again",
+      60_000,
+    );
+  } finally {
+    await member.close();
     await gateway.stop();
   }
 });

@@ -25,6 +25,15 @@ export const DEFAULT_GROUP_SESSION_TIMEOUT_MS = 10_000;
 export const DEFAULT_GROUP_REBALANCE_TIMEOUT_MS = 10_000;
 /** Heartbeats per session timeout, as Kafka recommends (at most a third of it). */
 const HEARTBEATS_PER_SESSION = 3;
+/**
+ * How long heartbeats may fail before this member stops delivering its
+ * partitions, in ms: half the session timeout, so it stops before the
+ * coordinator can have given them to another member (that expiry is not told
+ * to a member that cannot reach the coordinator, which would go on
+ * delivering: a zombie). A heartbeat that succeeds later proves the
+ * membership held, and the partitions are read again from their commits.
+ */
+const HEARTBEAT_STALL_MS = DEFAULT_GROUP_SESSION_TIMEOUT_MS / 2;
 /** Attempts at a group's committed offsets while the coordinator is loading or moving. */
 const OFFSET_FETCH_ATTEMPTS = 8;
 /** Waits between those attempts, and between rejoins: 100 ms, doubling, at most 5 s. */
@@ -119,6 +128,8 @@ class KafkaGroupMember {
   #owned = new Set<number>();
   /** Assignments are applied one at a time, in the order the group made them. */
   #applying: Promise<void> = Promise.resolve();
+  /** Partitions set aside while heartbeats stall; undefined when none are. */
+  #stalled?: Set<number>;
   /** Where a brand-new group starts, per partition; empty for a group that has commits. */
   #starts = new Map<number, bigint>();
   #closed = false;
@@ -133,6 +144,7 @@ class KafkaGroupMember {
       sessionTimeout: DEFAULT_GROUP_SESSION_TIMEOUT_MS,
       rebalanceTimeout: DEFAULT_GROUP_REBALANCE_TIMEOUT_MS,
       heartbeatInterval: Math.floor(DEFAULT_GROUP_SESSION_TIMEOUT_MS / HEARTBEATS_PER_SESSION),
+      heartbeatStallTimeout: HEARTBEAT_STALL_MS,
     });
     this.#consumer.topics.trackAll(options.topic);
     this.reader = new KafkaReader({
@@ -147,11 +159,30 @@ class KafkaGroupMember {
       "consumer:group:join",
       ({ assignments }: { assignments: GroupAssignment[] }) => {
         const mine = assignments.find((a) => a.topic === options.topic)?.partitions ?? [];
-        this.#applying = this.#applying.then(() => this.#apply(new Set(mine))).catch((error) =>
-          this.#warn("Kafka group assignment could not be applied", error)
-        );
+        // A new assignment replaces whatever a stall set aside.
+        this.#stalled = undefined;
+        this.#enqueue(new Set(mine));
       },
     );
+    this.#consumer.on("consumer:heartbeat:stalled", () => {
+      if (this.#stalled || this.#owned.size === 0) return;
+      this.#stalled = new Set(this.#owned);
+      this.#warn("Kafka group heartbeats stalled; its partitions are set aside", "no heartbeat", {
+        partitions: [...this.#stalled],
+      });
+      this.#enqueue(new Set());
+    });
+    this.#consumer.on("consumer:heartbeat:end", () => {
+      const stalled = this.#stalled;
+      if (!stalled) return;
+      this.#stalled = undefined;
+      this.#logger.log("info", "Kafka group heartbeats resumed; its partitions are read again", {
+        component: "kafka",
+        group: options.group,
+        partitions: [...stalled],
+      });
+      this.#enqueue(stalled);
+    });
     // A rejoin that failed for good leaves the member without heartbeats: join again.
     this.#consumer.on("error", (error: unknown) => {
       this.#warn("Kafka group membership failed; joining again", error);
@@ -194,6 +225,13 @@ class KafkaGroupMember {
     // Typed as void (the callback overload), it returns the promise when given no callback.
     await Promise.resolve(this.#consumer.leaveGroup(true)).catch(() => {});
     await this.#consumer.close(true).catch(() => {});
+  }
+
+  /** Applies `partitions` after the assignments before it. */
+  #enqueue(partitions: Set<number>): void {
+    this.#applying = this.#applying.then(() => this.#apply(partitions)).catch((error) =>
+      this.#warn("Kafka group assignment could not be applied", error)
+    );
   }
 
   /** Hands revoked partitions back and starts reading new ones at their committed offsets. */
