@@ -62,6 +62,8 @@ interface PendingConfirm {
 interface PartitionState {
   /** Acks not yet committed, in the order they came. */
   confirms: PendingConfirm[];
+  /** Event ids acked and not yet committed, by offset. */
+  uncommitted: Map<bigint, string>;
   /** Delivered, not yet acked, in offset order. */
   inFlight: Map<bigint, InFlight>;
   /** Read from the log, not yet handed to a member, in offset order from `head`. */
@@ -210,6 +212,7 @@ export class GroupFeed {
         if (entry.member.subscriber !== subscriber) continue;
         state.inFlight.delete(offset);
         this.#acked.add(entry.delivery.envelope.event_id, now);
+        state.uncommitted.set(offset, entry.delivery.envelope.event_id);
       }
       if (subscriber.confirm) {
         const one = encodeCursor({ topic: this.#topic, next: new Map([[partition, next]]) });
@@ -230,6 +233,7 @@ export class GroupFeed {
         committing: false,
         paused: false,
         confirms: [],
+        uncommitted: new Map(),
       });
     }
     this.#logger.log("info", "Group partitions assigned", { topic: this.#topic, partitions });
@@ -237,7 +241,11 @@ export class GroupFeed {
 
   #revoked(partitions: number[]): void {
     for (const p of partitions) {
-      this.#clock.clearTimeout(this.#partitions.get(p)?.retry);
+      const state = this.#partitions.get(p);
+      this.#clock.clearTimeout(state?.retry);
+      // Acked but not committed: whoever reads the partition next delivers them again, this
+      // process too, so they are not skipped as acked (their acks were never confirmed).
+      for (const id of state?.uncommitted.values() ?? []) this.#acked.delete(id);
       this.#partitions.delete(p);
     }
     this.#logger.log("info", "Group partitions revoked", { topic: this.#topic, partitions });
@@ -378,6 +386,9 @@ export class GroupFeed {
         return;
       }
       state.committed = target;
+      for (const offset of state.uncommitted.keys()) {
+        if (offset < target) state.uncommitted.delete(offset);
+      }
       this.#confirm(state, target);
       this.#commit(partition, state);
     });

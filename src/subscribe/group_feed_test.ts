@@ -46,9 +46,17 @@ function fakeLog() {
     headers: {},
   });
   const write = (partition: number, id: string) => handler.records([record(partition, id)]);
+  /** Hands over `id` again at `at`, as a reader does that starts a partition from its commit. */
+  const reread = (partition: number, at: bigint, id: string) => {
+    const again = record(partition, id);
+    offset[partition]--;
+    handler.records([{ ...again, offset: at }]);
+  };
+  /** The group handler the feed gave the log. */
+  const group = () => handler;
   /** Delivers `ids` to partition 0 in one call, as a reader hands over a fetched batch. */
   const batch = (ids: string[]) => handler.records(ids.map((id) => record(0, id)));
-  return { log, commits, paused, write, batch, refuse };
+  return { log, commits, paused, write, batch, refuse, reread, group };
 }
 
 const options = { ackTimeoutMs: 60_000, maxInFlight: 3, dedupWindowMs: 60_000 };
@@ -281,4 +289,26 @@ Deno.test("GroupFeed survives every member leaving at once while events are unac
   feed.detach(a);
   await left.promise;
   assert.equal(feed.attach(new TestSubscriber(), MATCH_ALL), false, "the group was left");
+});
+
+Deno.test("GroupFeed delivers again, once its partition comes back, an event whose ack was never committed", async () => {
+  const { log, write, refuse, reread, group } = fakeLog();
+  const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
+  const a = new TestSubscriber();
+  feed.attach(a, MATCH_ALL);
+  write(0, "x");
+  refuse(true);
+  feed.ack(a, decodeCursor(a.got[0].cursor!));
+  await flush();
+  assert.deepEqual(a.confirmed, [], "the refused commit confirms nothing");
+  // The partition is set aside (a stalled membership) and comes back: read again from its commit.
+  group().revoked([0]);
+  group().assigned([0]);
+  refuse(false);
+  reread(0, 0n, "x");
+  assert.deepEqual(a.ids(), ["x", "x"], "an ack never committed does not hide the event");
+  feed.ack(a, decodeCursor(a.got[1].cursor!));
+  await flush();
+  assert.deepEqual(a.confirmed, [a.got[1].cursor]);
+  feed.detach(a);
 });

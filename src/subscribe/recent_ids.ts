@@ -27,6 +27,11 @@ export class RecentIds {
     }
   }
 
+  /** Forgets `id`. */
+  delete(id: string): void {
+    this.#ids.delete(id);
+  }
+
   /** Whether `id` was added within the window. */
   has(id: string): boolean {
     return this.#ids.has(id);
