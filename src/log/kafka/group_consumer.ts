@@ -164,10 +164,10 @@ class KafkaGroupMember {
         this.#enqueue(new Set(mine));
       },
     );
-    this.#consumer.on("consumer:heartbeat:stalled", () => {
+    this.#consumer.on("consumer:heartbeat:stalled", ({ lastError }: { lastError?: unknown }) => {
       if (this.#stalled || this.#owned.size === 0) return;
       this.#stalled = new Set(this.#owned);
-      this.#warn("Kafka group heartbeats stalled; its partitions are set aside", "no heartbeat", {
+      this.#warn("Kafka group heartbeats stalled; its partitions are set aside", lastError, {
         partitions: [...this.#stalled],
       });
       this.#enqueue(new Set());
