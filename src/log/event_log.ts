@@ -96,8 +96,12 @@ export interface LogReader {
 
 /** What a consumer-group member hears from the log. */
 export interface GroupHandler {
-  /** Partitions now owned by this process (records follow from the committed offsets). */
-  assigned(partitions: number[]): void;
+  /**
+   * Partitions now owned by this process, each with the offset it is read
+   * from (its committed offset, or the group's start): records follow from
+   * there.
+   */
+  assigned(from: ReadonlyMap<number, bigint>): void;
   /** Partitions no longer owned; their records in flight will be delivered elsewhere. */
   revoked(partitions: number[]): void;
   /** Records of owned partitions, in offset order within each partition. */

@@ -92,6 +92,13 @@ export class GroupFeed {
   readonly #sweeper: TimerId;
   /** Partitions being pumped, so a pump that re-enters (a member leaving mid-send) does not. */
   readonly #pumping = new Set<number>();
+  /**
+   * Partitions revoked with acks not yet confirmed, by partition: their
+   * commit may have landed though its answer never came (or came after the
+   * revoke). If the partition comes back here, the offset it is read from
+   * tells which of those acks the group kept.
+   */
+  readonly #unconfirmed = new Map<number, PartitionState>();
   #membership?: GroupMembership;
   #left = false;
 
@@ -126,7 +133,7 @@ export class GroupFeed {
     const feed = new GroupFeed(topic, options, logger, onEmpty);
     try {
       const membership = await log.joinGroup(topic, group, start, {
-        assigned: (partitions) => feed.#assigned(partitions),
+        assigned: (from) => feed.#assigned(from),
         revoked: (partitions) => feed.#revoked(partitions),
         records: (records) => feed.#deliver(records),
       });
@@ -169,6 +176,10 @@ export class GroupFeed {
     const at = this.#members.findIndex((m) => m.subscriber === subscriber);
     if (at === -1) return;
     const [gone] = this.#members.splice(at, 1);
+    for (const [p, state] of this.#unconfirmed) {
+      state.confirms = state.confirms.filter((c) => c.subscriber !== subscriber);
+      if (state.confirms.length === 0) this.#unconfirmed.delete(p);
+    }
     if (this.#members.length === 0) {
       this.#left = true;
       this.#onEmpty();
@@ -222,8 +233,12 @@ export class GroupFeed {
     }
   }
 
-  #assigned(partitions: number[]): void {
-    for (const p of partitions) {
+  #assigned(from: ReadonlyMap<number, bigint>): void {
+    for (const [p, offset] of from) {
+      const before = this.#unconfirmed.get(p);
+      this.#unconfirmed.delete(p);
+      // Read from `offset` on: the group has the acks before it, however their commit went.
+      if (before) this.#confirm(before, offset);
       this.#partitions.set(p, {
         inFlight: new Map(),
         backlog: [],
@@ -236,7 +251,10 @@ export class GroupFeed {
         uncommitted: new Map(),
       });
     }
-    this.#logger.log("info", "Group partitions assigned", { topic: this.#topic, partitions });
+    this.#logger.log("info", "Group partitions assigned", {
+      topic: this.#topic,
+      partitions: [...from.keys()],
+    });
   }
 
   #revoked(partitions: number[]): void {
@@ -247,6 +265,13 @@ export class GroupFeed {
       // process too, so they are not skipped as acked (their acks were never confirmed).
       for (const id of state?.uncommitted.values() ?? []) this.#acked.delete(id);
       this.#partitions.delete(p);
+      if (state && state.confirms.length > 0) {
+        // Kept for its acks only: what was read and delivered goes to the next owner.
+        state.backlog = [];
+        state.head = 0;
+        state.inFlight.clear();
+        this.#unconfirmed.set(p, state);
+      }
     }
     this.#logger.log("info", "Group partitions revoked", { topic: this.#topic, partitions });
   }
@@ -376,7 +401,15 @@ export class GroupFeed {
     state.committing = true;
     this.#membership.commit(partition, target).then((committed) => {
       state.committing = false;
-      if (this.#partitions.get(partition) !== state || this.#left) return;
+      if (this.#partitions.get(partition) !== state || this.#left) {
+        // Landed after the partition was revoked: the group keeps it, so its acks count.
+        if (!committed || this.#left) return;
+        this.#confirm(state, target);
+        if (state.confirms.length === 0 && this.#unconfirmed.get(partition) === state) {
+          this.#unconfirmed.delete(partition);
+        }
+        return;
+      }
       if (!committed) {
         // A rebalance or a moving coordinator refused it: its acks stay unconfirmed until it lands.
         state.retry = this.#clock.setTimeout(() => {

@@ -14,18 +14,26 @@ function fakeLog() {
   let refusing = false;
   /** Makes the broker refuse commits (`true`) or take them again. */
   const refuse = (on: boolean) => refusing = on;
+  let holding = false;
+  const held: (() => void)[] = [];
+  /** Holds the answers of commits from now on (`true`), or answers the held ones (`false`). */
+  const hold = (on: boolean) => {
+    holding = on;
+    if (!on) { for (const answer of held.splice(0)) answer(); }
+  };
   let handler!: GroupHandler;
   const log = {
     joinGroup(_topic: string, _group: string, _start: string, h: GroupHandler) {
       handler = h;
-      h.assigned([0, 1]);
+      h.assigned(new Map([[0, 0n], [1, 0n]]));
       return Promise.resolve({
         pause: (p: number) => paused.add(p),
         resume: (p: number) => paused.delete(p),
         close: () => Promise.resolve(),
         commit: (p: number, next: bigint) => {
           commits.push([p, next]);
-          return Promise.resolve(!refusing);
+          if (!holding) return Promise.resolve(!refusing);
+          return new Promise<boolean>((resolve) => held.push(() => resolve(true)));
         },
       });
     },
@@ -56,7 +64,7 @@ function fakeLog() {
   const group = () => handler;
   /** Delivers `ids` to partition 0 in one call, as a reader hands over a fetched batch. */
   const batch = (ids: string[]) => handler.records(ids.map((id) => record(0, id)));
-  return { log, commits, paused, write, batch, refuse, reread, group };
+  return { log, commits, paused, write, batch, refuse, hold, reread, group };
 }
 
 const options = { ackTimeoutMs: 60_000, maxInFlight: 3, dedupWindowMs: 60_000 };
@@ -303,12 +311,56 @@ Deno.test("GroupFeed delivers again, once its partition comes back, an event who
   assert.deepEqual(a.confirmed, [], "the refused commit confirms nothing");
   // The partition is set aside (a stalled membership) and comes back: read again from its commit.
   group().revoked([0]);
-  group().assigned([0]);
+  group().assigned(new Map([[0, 0n]]));
   refuse(false);
   reread(0, 0n, "x");
   assert.deepEqual(a.ids(), ["x", "x"], "an ack never committed does not hide the event");
   feed.ack(a, decodeCursor(a.got[1].cursor!));
   await flush();
   assert.deepEqual(a.confirmed, [a.got[1].cursor]);
+  feed.detach(a);
+});
+
+Deno.test("GroupFeed confirms the acks of a commit that lands after its partition was set aside", async () => {
+  const { log, write, hold, group } = fakeLog();
+  const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
+  const a = new TestSubscriber();
+  feed.attach(a, MATCH_ALL);
+  write(0, "late");
+  hold(true);
+  feed.ack(a, decodeCursor(a.got[0].cursor!));
+  await flush();
+  // Heartbeats stall while the commit waits for its answer: the partition is set aside.
+  group().revoked([0]);
+  hold(false);
+  await flush();
+  assert.deepEqual(a.confirmed, [a.got[0].cursor], "the group kept the commit: the ack counts");
+  feed.detach(a);
+});
+
+Deno.test("GroupFeed confirms acks whose commit answer was lost once the partition comes back past them", async () => {
+  const { log, write, refuse, reread, group } = fakeLog();
+  const feed = await GroupFeed.open(log, "t", "g", "latest", options, logger, () => {});
+  const a = new TestSubscriber();
+  feed.attach(a, MATCH_ALL);
+  write(0, "kept");
+  write(0, "not-kept");
+  // Both commits fail as far as the feed knows; the broker stored the first one.
+  refuse(true);
+  feed.ack(a, decodeCursor(a.got[0].cursor!));
+  await flush();
+  feed.ack(a, decodeCursor(a.got[1].cursor!));
+  await flush();
+  assert.deepEqual(a.confirmed, []);
+  group().revoked([0]);
+  refuse(false);
+  group().assigned(new Map([[0, 1n]]));
+  assert.deepEqual(a.confirmed, [a.got[0].cursor], "read from offset 1: the first ack was kept");
+  // The second was not: its event comes again and its new ack is confirmed.
+  reread(0, 1n, "not-kept");
+  assert.deepEqual(a.ids(), ["kept", "not-kept", "not-kept"]);
+  feed.ack(a, decodeCursor(a.got[2].cursor!));
+  await flush();
+  assert.deepEqual(a.confirmed, [a.got[0].cursor, a.got[2].cursor]);
   feed.detach(a);
 });

@@ -271,7 +271,7 @@ export class EmbeddedLog implements EventLog {
       next.set(partition, committed.get(partition) ?? Number(start === "earliest" ? low : high));
     }
     // One process owns the embedded log, so it owns every partition.
-    handler.assigned([...next.keys()]);
+    handler.assigned(new Map([...next].map(([p, offset]) => [p, BigInt(offset)])));
     const reader = this.#openReader(topic, next, handler.records);
     const upsert = this.#db.prepare(
       "INSERT INTO group_offsets (grp, topic, partition, next_offset) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset",

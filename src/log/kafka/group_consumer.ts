@@ -260,7 +260,7 @@ class KafkaGroupMember {
       // A new group's start is its first commit, so a restart does not begin again "now".
       await this.commit(p, first);
     }
-    this.#options.handler.assigned(assigned);
+    this.#options.handler.assigned(from);
     for (const [p, offset] of from) await this.reader.assign(p, offset);
   }
 
