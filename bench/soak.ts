@@ -16,7 +16,14 @@
  * `--dedup-window D` (2m: the gateway remembers every event id for the
  * dedup window, about 120 bytes each, by design; a window shorter than the
  * warm-up makes that index steady, so what grows afterwards is a leak),
- * `--gateway-dir DIR` (run another checkout of the gateway).
+ * `--gateway-dir DIR` (run another checkout of the gateway), `--snapshots DIR`
+ * (write V8 heap snapshots there at the end of the warm-up and at the end, to
+ * compare in Chrome's DevTools or with `bench/heap_diff.ts`).
+ *
+ * RSS swings by 100 MB and more with V8's garbage collection, so each minute
+ * also reads the live JavaScript heap after a full collection, through the
+ * gateway's inspector (`--inspect` on a loopback port): what grows there
+ * after the warm-up is held by something.
  *
  * @module
  */
@@ -25,6 +32,7 @@ import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 import { Cluster, freePort, soakClusterOptions } from "../testing/cluster.ts";
 import { type GatewayProcess, startGateway } from "../testing/harness.ts";
 import { GatewayPool, keysPerPartition, PublishLoad } from "../testing/publish_load.ts";
+import { Inspector } from "../testing/inspector.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -37,6 +45,7 @@ const { values } = parseArgs({
     "measure-seconds": { type: "string", default: "15" },
     "dedup-window": { type: "string", default: "2m" },
     "gateway-dir": { type: "string", default: Deno.env.get("TASTESYNC_CHAOS_GATEWAY_DIR") },
+    snapshots: { type: "string" },
   },
 });
 const MINUTES = Number(values.minutes);
@@ -158,7 +167,9 @@ await cluster.start();
 const topic = `soak-${Date.now().toString(36)}`;
 await cluster.createTopic(topic, PARTITIONS);
 const port = freePort();
+const inspectAt = `127.0.0.1:${freePort()}`;
 let gateway: GatewayProcess | undefined;
+let inspector: Inspector | undefined;
 let failed = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
@@ -176,7 +187,11 @@ try {
     TASTESYNC_NATS_URL: cluster.natsUrl,
     TASTESYNC_NATS_SUBJECT_PREFIX: `soak.${topic}`,
     TASTESYNC_DEDUP_WINDOW: values["dedup-window"],
-  }, values["gateway-dir"] ? { cwd: values["gateway-dir"] } : {});
+  }, {
+    ...(values["gateway-dir"] && { cwd: values["gateway-dir"] }),
+    denoFlags: [`--inspect=${inspectAt}`],
+  });
+  inspector = await Inspector.connect(inspectAt);
   const url = gateway.url;
   let rate = Number(values.rate);
   if (!values.rate) {
@@ -208,15 +223,33 @@ try {
   // Sampled every 5 s: RSS swings by 100 MB and more with V8's garbage collection, so the
   // growth is fitted to every sample after the warm-up, and each minute shows its range.
   const samples: { minute: number; rssMb: number; fds: number }[] = [];
+  /** Live heap after a full collection, once a minute. */
+  const heaps: { minute: number; heapMb: number }[] = [];
+  /** The live heap after a full collection, and the ArrayBuffers' memory then, in MB. */
+  const heapMb = async () => {
+    const heap = (await inspector!.heapAfterGc()).usedBytes / 1e6;
+    const external = (await inspector!.memoryUsage()).external / 1e6;
+    return { heap, external };
+  };
+  const snapshot = async (name: string) => {
+    if (!values.snapshots) return;
+    await Deno.mkdir(values.snapshots, { recursive: true });
+    const path = `${values.snapshots}/${topic}-${name}.heapsnapshot`;
+    await inspector!.heapSnapshot(path);
+    log(`heap snapshot: ${path}`);
+  };
   const first = await usage(gateway.pid);
   console.log(
-    `| minute | RSS MB | RSS min-max MB | fds | publishes/s | failed attempts | deliveries/s | connects |`,
+    `| minute | RSS MB | RSS min-max MB | heap after GC MB | external MB | fds | publishes/s | failed attempts | deliveries/s | connects |`,
   );
   console.log(
-    `|-------:|-------:|---------------:|----:|------------:|----------------:|-------------:|---------:|`,
+    `|-------:|-------:|---------------:|-----------------:|------------:|----:|------------:|----------------:|-------------:|---------:|`,
   );
+  const firstHeap = await heapMb();
   console.log(
-    `| 0 | ${first.rssMb.toFixed(1)} | - | ${first.fds} | - | - | - | ${counters.connects} |`,
+    `| 0 | ${first.rssMb.toFixed(1)} | - | ${firstHeap.heap.toFixed(1)} | ${
+      firstHeap.external.toFixed(1)
+    } | ${first.fds} | - | - | - | ${counters.connects} |`,
   );
   let created = load.created;
   let deliveries = counters.deliveries;
@@ -237,6 +270,9 @@ try {
       samples.push({ minute: minute - 1 + tick / 12, ...u });
       inMinute.push(u.rssMb);
     }
+    const { heap, external } = await heapMb();
+    heaps.push({ minute, heapMb: heap });
+    if (minute === WARMUP) await snapshot("warm");
     const published = (load.created - created) / 60;
     const delivered = (counters.deliveries - deliveries) / 60;
     created = load.created;
@@ -248,11 +284,12 @@ try {
     console.log(
       `| ${minute} | ${u.rssMb.toFixed(1)} | ${Math.min(...inMinute).toFixed(0)}-${
         Math.max(...inMinute).toFixed(0)
-      } | ${u.fds} | ${published.toFixed(0)} | ${failedInMinute} | ${
-        delivered.toFixed(0)
-      } | ${counters.connects} |`,
+      } | ${heap.toFixed(1)} | ${external.toFixed(1)} | ${u.fds} | ${
+        published.toFixed(0)
+      } | ${failedInMinute} | ${delivered.toFixed(0)} | ${counters.connects} |`,
     );
   }
+  await snapshot("end");
   clearInterval(churn);
   for (const s of subscribers) s.close();
   const unacked = await load.stop(30_000);
@@ -261,16 +298,20 @@ try {
   const after = samples.filter((s) => s.minute > WARMUP);
   const rssGrowth = slope(after.map((s) => s.minute), after.map((s) => s.rssMb));
   const fdGrowth = slope(after.map((s) => s.minute), after.map((s) => s.fds));
+  const heapsAfter = heaps.filter((h) => h.minute > WARMUP);
+  const heapGrowth = slope(heapsAfter.map((h) => h.minute), heapsAfter.map((h) => h.heapMb));
   failed = !(rssGrowth < GOAL_MB_PER_MINUTE);
   console.log();
   console.log(
     `RSS growth after minute ${WARMUP}: ${rssGrowth.toFixed(2)} MB/min ` +
       `(goal < ${GOAL_MB_PER_MINUTE}): ${failed ? "MISS" : "PASS"}; ` +
+      `heap after GC ${heapGrowth >= 0 ? "+" : ""}${heapGrowth.toFixed(2)} MB/min; ` +
       `fds ${fdGrowth >= 0 ? "+" : ""}${fdGrowth.toFixed(2)}/min; ` +
       `${load.created} events at ${rate}/s, ${unacked.length} never acked, ` +
       `${counters.connects} subscriber connects (${counters.failedConnects} failed)`,
   );
 } finally {
+  inspector?.close();
   const code = await gateway?.stop();
   if (code !== 0) log(`gateway exited with ${code}`);
   if (gateway) {

@@ -47,7 +47,8 @@ export interface GatewayProcess {
 /**
  * Runs `main.ts` (or `entry`) with `env` and waits until it listens; `ready` also waits for
  * `/readyz`. `cwd` runs another checkout of the gateway (default: this one);
- * `openFilesLimit` sets its limit on open files (`ulimit -n`).
+ * `openFilesLimit` sets its limit on open files (`ulimit -n`); `denoFlags` go to
+ * `deno run` (e.g. `--inspect=127.0.0.1:9229`).
  */
 export async function startGateway(
   env: Record<string, string>,
@@ -57,9 +58,17 @@ export async function startGateway(
     args = [] as string[],
     cwd = ROOT,
     openFilesLimit = undefined as number | undefined,
+    denoFlags = [] as string[],
   } = {},
 ): Promise<GatewayProcess> {
-  const denoArgs = ["run", "-A", ...(entry.endsWith(".ts") ? ["--frozen"] : []), entry, ...args];
+  const denoArgs = [
+    "run",
+    "-A",
+    ...(entry.endsWith(".ts") ? ["--frozen"] : []),
+    ...denoFlags,
+    entry,
+    ...args,
+  ];
   // A shell sets the limit, then becomes the gateway (same pid). Soft and hard: Deno raises
   // its soft limit to the hard one at start.
   const [command, commandArgs] = openFilesLimit === undefined

@@ -647,6 +647,60 @@ Deno.test("Dockerfile: the HEALTHCHECK's `health` command answers for a real gat
   assert.match(down.stderr, /\/healthz/);
 });
 
+/** A memory cgroup this process may create (root, cgroup v1 or v2), or undefined. */
+function memoryCgroupRoot(): string | undefined {
+  for (const root of ["/sys/fs/cgroup/memory", "/sys/fs/cgroup"]) {
+    try {
+      const probe = `${root}/tastesync-probe-${crypto.randomUUID().slice(0, 8)}`;
+      Deno.mkdirSync(probe);
+      Deno.removeSync(probe);
+      const v1 = root.endsWith("/memory");
+      if (v1 || Deno.readTextFileSync(`${root}/cgroup.subtree_control`).includes("memory")) {
+        return root;
+      }
+    } catch { /* not this one */ }
+  }
+  return undefined;
+}
+
+const CGROUP_ROOT = memoryCgroupRoot();
+
+Deno.test({
+  name: "Dockerfile: its DENO_USE_CGROUPS sizes V8's heap from the container's memory limit",
+  ignore: CGROUP_ROOT === undefined,
+  async fn() {
+    const env = (await dockerfile()).find((i) => i.keyword === "ENV" && i.stage > 0)!.args;
+    assert.match(env, /DENO_USE_CGROUPS=1/);
+    const limit = 1024 * 1024 * 1024;
+    const group = `${CGROUP_ROOT}/tastesync-${crypto.randomUUID().slice(0, 8)}`;
+    const v1 = CGROUP_ROOT!.endsWith("/memory");
+    await Deno.mkdir(group);
+    try {
+      await Deno.writeTextFile(
+        `${group}/${v1 ? "memory.limit_in_bytes" : "memory.max"}`,
+        `${limit}`,
+      );
+      // The shell joins the group, then becomes Deno (same pid), as a container's process starts.
+      const heapLimit = async (extra: Record<string, string>) => {
+        const out = await run("bash", [
+          "-c",
+          `echo $$ > ${group}/cgroup.procs && exec "$0" eval "$1"`,
+          Deno.execPath(),
+          'import v8 from "node:v8"; console.log(v8.getHeapStatistics().heap_size_limit)',
+        ], { env: extra });
+        assert.equal(out.code, 0, out.stderr);
+        return Number(out.stdout.trim());
+      };
+      const inImage = await heapLimit({ DENO_USE_CGROUPS: "1" });
+      const without = await heapLimit({});
+      assert.ok(inImage <= limit * 0.6, `heap limit ${inImage} in a ${limit}-byte container`);
+      assert.ok(without > limit, `without it V8 sizes the heap from the host: ${without}`);
+    } finally {
+      await Deno.remove(group);
+    }
+  },
+});
+
 Deno.test("single binary: `deno compile` takes its runtime from DENORT_BIN or DENO_DIR, as README says, without downloading", async () => {
   const readme = await readText("README.md");
   const version = Deno.version.deno;
