@@ -21,6 +21,8 @@ export class Pacer {
   readonly #onStall: () => void;
   #onDrain = () => {};
   #stopPolling?: () => void;
+  /** The subscription ended (stopped, or stalled): never looked at again. */
+  #ended = false;
 
   /**
    * A pacer within `options` over a transport whose unsent bytes `buffered`
@@ -62,7 +64,11 @@ export class Pacer {
       return false;
     }
     this.#meter.delivered(delivery);
-    if (this.#options.paced) this.#stopPolling ??= this.#drainTicker.add(() => this.#poll());
+    // Not after the end: a send that ends the subscription from inside (its stream cancelled as
+    // the frame goes out) must not start polling again, or the stall would be decided forever.
+    if (this.#options.paced && !this.#ended) {
+      this.#stopPolling ??= this.#drainTicker.add(() => this.#poll());
+    }
     return true;
   }
 
@@ -71,8 +77,13 @@ export class Pacer {
     this.#queue.control(send);
   }
 
-  /** Stops looking at the queue (the subscription ended). */
+  /** Stops looking at the queue for good (the subscription ended). */
   stop(): void {
+    this.#ended = true;
+    this.#unpoll();
+  }
+
+  #unpoll(): void {
     this.#stopPolling?.();
     this.#stopPolling = undefined;
   }
@@ -83,11 +94,13 @@ export class Pacer {
         this.#onDrain();
         break;
       case "stalled":
+        // Decided once, whatever the transport does about it.
+        this.stop();
         this.#meter.slow("stalled");
         this.#onStall();
         break;
       case "idle":
-        this.stop();
+        this.#unpoll();
         break;
     }
   }

@@ -82,3 +82,35 @@ Deno.test("Pacer: a live subscriber's full queue is an overflow; a durable one t
   paced.stop();
   assert.equal(durable.ticks.size, 0);
 });
+
+Deno.test("Pacer: a stall is decided once, and a pacer that stopped is never polled again", () => {
+  const { told, meter, ticker, ticks, tick } = fakes();
+  const pacer = new Pacer(
+    { paced: true, maxQueueEvents: 10, maxQueueBytes: 100, stallTimeoutMs: 0 },
+    () => 10,
+    meter,
+    ticker,
+    // A transport whose stream already ended does nothing about the stall.
+    () => told.push("stall"),
+  );
+  pacer.offer(delivery, 10, () => {});
+  tick();
+  tick();
+  tick();
+  assert.deepEqual(told, ["delivered", "slow:stalled", "stall"], "one decision, counted once");
+  assert.equal(ticks.size, 0);
+  // A send that ends the subscription from inside it (the stream cancelled as the frame goes
+  // out) stops the pacer before the send returns: it must not start polling again.
+  const inner = fakes();
+  const ending = new Pacer(
+    { paced: true, maxQueueEvents: 10, maxQueueBytes: 100, stallTimeoutMs: 0 },
+    () => 10,
+    inner.meter,
+    inner.ticker,
+    () => inner.told.push("stall"),
+  );
+  ending.offer(delivery, 10, () => ending.stop());
+  assert.equal(inner.ticks.size, 0, "not polled after the end");
+  inner.tick();
+  assert.deepEqual(inner.told, ["delivered"]);
+});
