@@ -20,10 +20,11 @@
  * (write V8 heap snapshots there at the end of the warm-up and at the end, to
  * compare in Chrome's DevTools or with `bench/heap_diff.ts`).
  *
- * RSS swings by 100 MB and more with V8's garbage collection, so each minute
- * also reads the live JavaScript heap after a full collection, through the
- * gateway's inspector (`--inspect` on a loopback port): what grows there
- * after the warm-up is held by something.
+ * RSS swings by 100 MB and more with V8's garbage collection, so each sample
+ * also splits it, through the gateway's inspector (`--inspect` on a loopback
+ * port), into V8's committed heap, ArrayBuffers (external) and the rest
+ * (native), and each minute reads the live heap after a full collection: what
+ * grows there after the warm-up is held by something.
  *
  * @module
  */
@@ -65,6 +66,19 @@ async function usage(pid: number): Promise<{ rssMb: number; fds: number }> {
   let fds = 0;
   for await (const _ of Deno.readDir(`/proc/${pid}/fd`)) fds++;
   return { rssMb: kb / 1024, fds };
+}
+
+/** One reading of the gateway's memory, in MB, and its open file descriptors. */
+interface Sample {
+  minute: number;
+  rssMb: number;
+  fds: number;
+  /** V8's committed heap: live objects and garbage not yet collected. */
+  heapTotalMb: number;
+  /** Memory of ArrayBuffers (Buffers of sockets, records) outside the heap. */
+  externalMb: number;
+  /** The rest of RSS: the runtime's own memory (HTTP, sockets, code). */
+  nativeMb: number;
 }
 
 /** Least-squares slope of `ys` over `xs`. */
@@ -221,16 +235,27 @@ try {
   load.start();
 
   // Sampled every 5 s: RSS swings by 100 MB and more with V8's garbage collection, so the
-  // growth is fitted to every sample after the warm-up, and each minute shows its range.
-  const samples: { minute: number; rssMb: number; fds: number }[] = [];
+  // growth is fitted to every sample after the warm-up, and each minute shows its range. RSS
+  // is split into V8's committed heap (live objects and garbage not yet collected), the
+  // ArrayBuffers' memory (external) and the rest, the runtime's own (native).
+  const samples: Sample[] = [];
   /** Live heap after a full collection, once a minute. */
   const heaps: { minute: number; heapMb: number }[] = [];
-  /** The live heap after a full collection, and the ArrayBuffers' memory then, in MB. */
-  const heapMb = async () => {
-    const heap = (await inspector!.heapAfterGc()).usedBytes / 1e6;
-    const external = (await inspector!.memoryUsage()).external / 1e6;
-    return { heap, external };
+  const sample = async (minute: number): Promise<Sample> => {
+    const { rssMb, fds } = await usage(gateway!.pid);
+    const memory = await inspector!.memoryUsage();
+    const heapTotalMb = memory.heapTotal / 1e6;
+    const externalMb = memory.external / 1e6;
+    return {
+      minute,
+      rssMb,
+      fds,
+      heapTotalMb,
+      externalMb,
+      nativeMb: rssMb - heapTotalMb - externalMb,
+    };
   };
+  const liveHeapMb = async () => (await inspector!.heapAfterGc()).usedBytes / 1e6;
   const snapshot = async (name: string) => {
     if (!values.snapshots) return;
     await Deno.mkdir(values.snapshots, { recursive: true });
@@ -238,19 +263,38 @@ try {
     await inspector!.heapSnapshot(path);
     log(`heap snapshot: ${path}`);
   };
-  const first = await usage(gateway.pid);
-  console.log(
-    `| minute | RSS MB | RSS min-max MB | heap after GC MB | external MB | fds | publishes/s | failed attempts | deliveries/s | connects |`,
-  );
-  console.log(
-    `|-------:|-------:|---------------:|-----------------:|------------:|----:|------------:|----------------:|-------------:|---------:|`,
-  );
-  const firstHeap = await heapMb();
-  console.log(
-    `| 0 | ${first.rssMb.toFixed(1)} | - | ${firstHeap.heap.toFixed(1)} | ${
-      firstHeap.external.toFixed(1)
-    } | ${first.fds} | - | - | - | ${counters.connects} |`,
-  );
+  const line = (cells: (string | number)[]) => console.log(`| ${cells.join(" | ")} |`);
+  line([
+    "minute",
+    "RSS MB",
+    "RSS min-max MB",
+    "V8 heap MB",
+    "external MB",
+    "native MB",
+    "live heap after GC MB",
+    "fds",
+    "publishes/s",
+    "failed attempts",
+    "deliveries/s",
+    "connects",
+  ]);
+  line(["-------:", ...Array(11).fill("---:")]);
+  const first = await sample(0);
+  const mb = (n: number) => n.toFixed(1);
+  line([
+    0,
+    mb(first.rssMb),
+    "-",
+    mb(first.heapTotalMb),
+    mb(first.externalMb),
+    mb(first.nativeMb),
+    mb(await liveHeapMb()),
+    first.fds,
+    "-",
+    "-",
+    "-",
+    counters.connects,
+  ]);
   let created = load.created;
   let deliveries = counters.deliveries;
   const start = performance.now();
@@ -266,12 +310,12 @@ try {
       if (exited !== undefined) {
         throw new Error(`the gateway exited by itself with code ${exited} in minute ${minute}`);
       }
-      u = await usage(gateway.pid);
-      samples.push({ minute: minute - 1 + tick / 12, ...u });
+      u = await sample(minute - 1 + tick / 12);
+      samples.push(u);
       inMinute.push(u.rssMb);
     }
-    const { heap, external } = await heapMb();
-    heaps.push({ minute, heapMb: heap });
+    const live = await liveHeapMb();
+    heaps.push({ minute, heapMb: live });
     if (minute === WARMUP) await snapshot("warm");
     const published = (load.created - created) / 60;
     const delivered = (counters.deliveries - deliveries) / 60;
@@ -281,13 +325,20 @@ try {
       .reduce((n, [, v]) => n + v, 0);
     const failedInMinute = failedSoFar - failedBefore;
     failedBefore = failedSoFar;
-    console.log(
-      `| ${minute} | ${u.rssMb.toFixed(1)} | ${Math.min(...inMinute).toFixed(0)}-${
-        Math.max(...inMinute).toFixed(0)
-      } | ${heap.toFixed(1)} | ${external.toFixed(1)} | ${u.fds} | ${
-        published.toFixed(0)
-      } | ${failedInMinute} | ${delivered.toFixed(0)} | ${counters.connects} |`,
-    );
+    line([
+      minute,
+      mb(u.rssMb),
+      `${Math.min(...inMinute).toFixed(0)}-${Math.max(...inMinute).toFixed(0)}`,
+      mb(u.heapTotalMb),
+      mb(u.externalMb),
+      mb(u.nativeMb),
+      mb(live),
+      u.fds,
+      published.toFixed(0),
+      failedInMinute,
+      delivered.toFixed(0),
+      counters.connects,
+    ]);
   }
   await snapshot("end");
   clearInterval(churn);
@@ -296,17 +347,22 @@ try {
   pool.close();
 
   const after = samples.filter((s) => s.minute > WARMUP);
-  const rssGrowth = slope(after.map((s) => s.minute), after.map((s) => s.rssMb));
-  const fdGrowth = slope(after.map((s) => s.minute), after.map((s) => s.fds));
+  const growth = (value: (s: Sample) => number) =>
+    slope(after.map((s) => s.minute), after.map(value));
+  const signed = (n: number) => `${n >= 0 ? "+" : ""}${n.toFixed(2)}`;
+  const rssGrowth = growth((s) => s.rssMb);
   const heapsAfter = heaps.filter((h) => h.minute > WARMUP);
-  const heapGrowth = slope(heapsAfter.map((h) => h.minute), heapsAfter.map((h) => h.heapMb));
+  const liveGrowth = slope(heapsAfter.map((h) => h.minute), heapsAfter.map((h) => h.heapMb));
   failed = !(rssGrowth < GOAL_MB_PER_MINUTE);
   console.log();
   console.log(
     `RSS growth after minute ${WARMUP}: ${rssGrowth.toFixed(2)} MB/min ` +
-      `(goal < ${GOAL_MB_PER_MINUTE}): ${failed ? "MISS" : "PASS"}; ` +
-      `heap after GC ${heapGrowth >= 0 ? "+" : ""}${heapGrowth.toFixed(2)} MB/min; ` +
-      `fds ${fdGrowth >= 0 ? "+" : ""}${fdGrowth.toFixed(2)}/min; ` +
+      `(goal < ${GOAL_MB_PER_MINUTE}): ${failed ? "MISS" : "PASS"}; per minute: ` +
+      `V8 heap ${signed(growth((s) => s.heapTotalMb))} MB, ` +
+      `external ${signed(growth((s) => s.externalMb))} MB, ` +
+      `native ${signed(growth((s) => s.nativeMb))} MB, ` +
+      `live heap after GC ${signed(liveGrowth)} MB, ` +
+      `fds ${signed(growth((s) => s.fds))}; ` +
       `${load.created} events at ${rate}/s, ${unacked.length} never acked, ` +
       `${counters.connects} subscriber connects (${counters.failedConnects} failed)`,
   );

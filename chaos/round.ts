@@ -262,7 +262,7 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
     const inDoubt = ledger.redeliveredInDoubt();
     if (inDoubt > 0) {
       row.notes.push(
-        `${inDoubt} acked but never confirmed (the ack or its commit died with the gateway) ` +
+        `${inDoubt} acked but never confirmed (their commit failed, or died with its gateway) ` +
           "were delivered to the group again: at-least-once, not counted as duplicates",
       );
     }
