@@ -94,8 +94,8 @@ export class GroupFeed {
   readonly #pumping = new Set<number>();
   /**
    * Partitions revoked with acks not yet confirmed, by partition: their
-   * commit may have landed though its answer never came (or came after the
-   * revoke). If the partition comes back here, the offset it is read from
+   * commit may have landed though its answer never came, or came after the
+   * revoke. If the partition comes back here, the offset it is read from
    * tells which of those acks the group kept.
    */
   readonly #unconfirmed = new Map<number, PartitionState>();
@@ -401,15 +401,11 @@ export class GroupFeed {
     state.committing = true;
     this.#membership.commit(partition, target).then((committed) => {
       state.committing = false;
-      if (this.#partitions.get(partition) !== state || this.#left) {
-        // Landed after the partition was revoked: the group keeps it, so its acks count.
-        if (!committed || this.#left) return;
-        this.#confirm(state, target);
-        if (state.confirms.length === 0 && this.#unconfirmed.get(partition) === state) {
-          this.#unconfirmed.delete(partition);
-        }
-        return;
-      }
+      // Answered after the partition was revoked: whether the group kept it shows when the
+      // partition comes back here (the offset it is read from), not now. Confirming now would
+      // race that read: a commit sent before the revoke can land after it, and the events the
+      // partition is read again from would follow their confirmation.
+      if (this.#partitions.get(partition) !== state || this.#left) return;
       if (!committed) {
         // A rebalance or a moving coordinator refused it: its acks stay unconfirmed until it lands.
         state.retry = this.#clock.setTimeout(() => {
