@@ -401,11 +401,10 @@ export class GroupFeed {
     state.committing = true;
     this.#membership.commit(partition, target).then((committed) => {
       state.committing = false;
-      // Answered after the partition was revoked: whether the group kept it shows when the
-      // partition comes back here (the offset it is read from), not now. Confirming now would
-      // race that read: a commit sent before the revoke can land after it, and the events the
-      // partition is read again from would follow their confirmation.
-      if (this.#partitions.get(partition) !== state || this.#left) return;
+      if (this.#partitions.get(partition) !== state || this.#left) {
+        if (committed && !this.#left) this.#landedLate(partition, state, target);
+        return;
+      }
       if (!committed) {
         // A rebalance or a moving coordinator refused it: its acks stay unconfirmed until it lands.
         state.retry = this.#clock.setTimeout(() => {
@@ -421,6 +420,24 @@ export class GroupFeed {
       this.#confirm(state, target);
       this.#commit(partition, state);
     });
+  }
+
+  /**
+   * A commit of `state`, a partition since revoked, that the group kept
+   * after all: its acks count. Another process that reads the partition
+   * starts from this commit or later; this process may already read it again
+   * from an offset fetched before the commit landed, so the events it covers
+   * are remembered as acked again, and skipped if they come back here.
+   */
+  #landedLate(partition: number, state: PartitionState, target: bigint): void {
+    const now = this.#clock.now();
+    for (const [offset, id] of state.uncommitted) {
+      if (offset < target) this.#acked.add(id, now);
+    }
+    this.#confirm(state, target);
+    if (state.confirms.length === 0 && this.#unconfirmed.get(partition) === state) {
+      this.#unconfirmed.delete(partition);
+    }
   }
 
   /** Confirms to their members the acks that the commit of `target` covers. */
