@@ -219,8 +219,11 @@ export class Cluster {
    */
   async createTopic(topic: string, partitions: number): Promise<void> {
     const admin = await this.admin();
+    // Not kafkajs's waitForLeaders: right after faults a broker may not know the new topic yet
+    // and answer UNKNOWN_TOPIC_OR_PARTITION, which it does not retry (a round failed so).
+    // waitInSync polls fresh metadata until every partition has a leader and its replicas.
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [{
         topic,
         numPartitions: partitions,
