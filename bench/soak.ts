@@ -59,13 +59,16 @@ const GOAL_MB_PER_MINUTE = 1;
 
 const log = (line: string) => console.error(line);
 
+/** Bytes in one MB as the soak prints them (MiB, as /proc counts). */
+const MB = 1024 * 1024;
+
 /** Resident memory (MB) and open file descriptors of process `pid`, from /proc. */
 async function usage(pid: number): Promise<{ rssMb: number; fds: number }> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const kb = Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? NaN);
   let fds = 0;
   for await (const _ of Deno.readDir(`/proc/${pid}/fd`)) fds++;
-  return { rssMb: kb / 1024, fds };
+  return { rssMb: kb * 1024 / MB, fds };
 }
 
 /** One reading of the gateway's memory, in MB, and its open file descriptors. */
@@ -244,8 +247,8 @@ try {
   const sample = async (minute: number): Promise<Sample> => {
     const { rssMb, fds } = await usage(gateway!.pid);
     const memory = await inspector!.memoryUsage();
-    const heapTotalMb = memory.heapTotal / 1e6;
-    const externalMb = memory.external / 1e6;
+    const heapTotalMb = memory.heapTotal / MB;
+    const externalMb = memory.external / MB;
     return {
       minute,
       rssMb,
@@ -255,7 +258,7 @@ try {
       nativeMb: rssMb - heapTotalMb - externalMb,
     };
   };
-  const liveHeapMb = async () => (await inspector!.heapAfterGc()).usedBytes / 1e6;
+  const liveHeapMb = async () => await inspector!.liveHeapBytes() / MB;
   const snapshot = async (name: string) => {
     if (!values.snapshots) return;
     await Deno.mkdir(values.snapshots, { recursive: true });

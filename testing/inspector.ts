@@ -7,14 +7,6 @@
  * @module
  */
 
-/** The JavaScript heap of a process after a full garbage collection. */
-export interface HeapUsage {
-  /** Bytes of live objects. */
-  usedBytes: number;
-  /** Bytes the heap holds from the system. */
-  totalBytes: number;
-}
-
 /** One DevTools Protocol session with a process's inspector. */
 export class Inspector {
   readonly #socket: WebSocket;
@@ -61,11 +53,10 @@ export class Inspector {
     return pending.promise;
   }
 
-  /** Collects garbage fully, then reads the heap. */
-  async heapAfterGc(): Promise<HeapUsage> {
+  /** Collects garbage fully, then reads the bytes of live objects on the heap. */
+  async liveHeapBytes(): Promise<number> {
     await this.call("HeapProfiler.collectGarbage");
-    const usage = await this.call("Runtime.getHeapUsage");
-    return { usedBytes: Number(usage.usedSize), totalBytes: Number(usage.totalSize) };
+    return Number((await this.call("Runtime.getHeapUsage")).usedSize);
   }
 
   /** `Deno.memoryUsage()` of the process: RSS, the heap, and the memory of its ArrayBuffers (`external`). */
