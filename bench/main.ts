@@ -23,7 +23,13 @@ import "../testing/kafkajs_patch.ts";
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 import { KAFKA_BROKERS, NATS_URL, startGateway, uniqueTopic } from "../testing/harness.ts";
 import { AUTH_TARGETS, authBackends, type AuthCost, authCost } from "./auth.ts";
-import { interleaved, type Standing } from "./interleaved.ts";
+import {
+  TRACING_RUN_NAMES,
+  TRACING_TARGETS,
+  tracingCost,
+  tracingEnv,
+  tracingLines,
+} from "./tracing.ts";
 import {
   backlogReplay,
   deliveryLatency,
@@ -344,85 +350,20 @@ check(
   fmt(memory.bytesPerConnection / 1024, 1) + " KiB",
 );
 
-/** How spans are exported in each tracing run (to `sink`, a local OTLP/HTTP receiver). */
-const TRACING_RUNS: Record<string, (sink: string) => Record<string, string>> = {
-  "off": () => ({}),
-  "SDK, 10% sampled": (sink) => ({
-    TASTESYNC_TRACING_ENDPOINT: sink,
-    TASTESYNC_TRACING_SAMPLE_RATIO: "0.1",
-  }),
-  "SDK, 100% sampled": (sink) => ({
-    TASTESYNC_TRACING_ENDPOINT: sink,
-    TASTESYNC_TRACING_SAMPLE_RATIO: "1",
-  }),
-  "Deno built-in (OTEL_DENO), 100%": (sink) => ({
-    OTEL_DENO: "true",
-    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-    OTEL_EXPORTER_OTLP_ENDPOINT: sink,
-    OTEL_DENO_CONSOLE: "ignore",
-  }),
-};
-
-/**
- * Publish at c=64 in each of {@linkcode TRACING_RUNS}, exporting OTLP for real: the gateways run
- * at once and their runs are interleaved (`interleaved.ts`); the cost is judged on CPU per publish.
- */
-async function tracingCost(env: () => Promise<Record<string, string>>): Promise<
-  Map<string, Standing>
-> {
-  // A local OTLP/HTTP sink, so export really happens and costs what it costs.
-  const sink = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    await req.body?.cancel();
-    return Response.json({});
-  });
-  const endpoint = `http://127.0.0.1:${sink.addr.port}`;
-  const runs = Object.entries(TRACING_RUNS);
-  const gateways = await Promise.all(
-    runs.map(async ([, settings]) =>
-      startGateway({ ...await env(), ...NO_PUBLISH_LIMIT, ...settings(endpoint) })
-    ),
-  );
-  try {
-    return await interleaved(
-      runs.map(([name], i) => ({ name, gateway: gateways[i] })),
-      { seconds: SECONDS, repeats: REPEATS },
-    );
-  } finally {
-    await Promise.all(gateways.map((g) => g.stop()));
-    await sink.shutdown();
-  }
-}
-
 console.log("\ntracing: publish c=64, runs interleaved; cost judged on CPU per publish");
-const tracingEnv = (): Promise<Record<string, string>> =>
-  kafkaUp
-    ? Promise.resolve({
-      TASTESYNC_KAFKA_BROKERS: KAFKA_BROKERS,
-      TASTESYNC_KAFKA_TOPIC: uniqueTopic("bench-trace"),
-    })
-    : Deno.makeTempDir({ prefix: "tastesync-bench-" }).then((dir) => ({ TASTESYNC_DATA_DIR: dir }));
-const traced = await tracingCost(tracingEnv);
+const traced = await tracingCost(tracingEnv(kafkaUp), { seconds: SECONDS, repeats: REPEATS });
+for (const line of tracingLines(traced, kafkaUp ? "kafka" : "embedded")) console.log(line);
 const costOf = (name: string) => 1 - traced.get(name)!.cpuRatio;
-for (const [name, { rate, rateRatio }] of traced) {
-  console.log(
-    `publish c=64 (${kafkaUp ? "kafka" : "embedded"}), tracing ${name}: ${fmt(rate)} events/s` +
-      (name === "off"
-        ? ""
-        : ` (${(costOf(name) * 100).toFixed(1)}% cost; wall clock ${
-          ((1 - rateRatio) * 100).toFixed(1)
-        }%)`),
-  );
-}
-const cost10 = costOf("SDK, 10% sampled");
-const cost100 = costOf("SDK, 100% sampled");
+const cost10 = costOf(TRACING_RUN_NAMES.sampled10);
+const cost100 = costOf(TRACING_RUN_NAMES.sampled100);
 check(
   "tracing at 10% costs <= 10% (CPU per publish)",
-  cost10 <= 0.10,
+  cost10 <= TRACING_TARGETS.sampled10,
   `${(cost10 * 100).toFixed(1)}%`,
 );
 check(
   "tracing at 100% costs <= 25% (CPU per publish)",
-  cost100 <= 0.25,
+  cost100 <= TRACING_TARGETS.sampled100,
   `${(cost100 * 100).toFixed(1)}%`,
 );
 

@@ -65,6 +65,20 @@ for (const [exporter, settings] of Object.entries(EXPORTERS)) {
     });
     try {
       const ws = await subscribeWs(gateway.url);
+      // First a caller's unsampled trace: nothing is recorded for it, and its headers pass
+      // through unchanged to the record and the frame.
+      const unsampledId = crypto.randomUUID().replaceAll("-", "");
+      const unsampled = `00-${unsampledId}-${unsampledId.slice(16)}-00`;
+      const skipped = await gateway.post(
+        "/v1/identifications",
+        identification({ event_id: "untraced-1" }),
+        { traceparent: unsampled, tracestate: "vendor=opaque" },
+      );
+      assert.equal(skipped.status, 202);
+      await skipped.body?.cancel();
+      const [skippedFrame] = await ws.events(1);
+      assert.equal(skippedFrame.traceparent, unsampled, "the caller's own traceparent");
+
       const traceId = crypto.randomUUID().replaceAll("-", "");
       const callerSpan = traceId.slice(0, 16);
       const res = await gateway.post(
@@ -83,7 +97,9 @@ for (const [exporter, settings] of Object.entries(EXPORTERS)) {
         new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`),
         "the frame continues the trace",
       );
-      const [record] = await readTopic(topic, (m) => m.length >= 1);
+      const [skippedRecord, record] = await readTopic(topic, (m) => m.length >= 2);
+      assert.equal(String(skippedRecord.headers?.traceparent), unsampled);
+      assert.equal(String(skippedRecord.headers?.tracestate), "vendor=opaque");
       assert.match(
         String(record.headers?.traceparent),
         new RegExp(`^00-${traceId}-`),
@@ -107,6 +123,13 @@ for (const [exporter, settings] of Object.entries(EXPORTERS)) {
       assert.ok([...names].some((n) => n.startsWith("POST")), `an HTTP span: ${[...names]}`);
       // The incoming traceparent was continued: some span's parent is the caller's span.
       assert.ok(inTrace().some((s) => s.parentSpanId === callerSpan));
+      // Spans are exported in the order they end: the unsampled publish's would have come first.
+      // Deno's built-in OpenTelemetry records its own server span (named by the method alone)
+      // whatever the caller's flag; the gateway makes none.
+      const gatewaySpans = receiver.spans.filter((s) =>
+        s.traceId === unsampledId && s.name !== "POST"
+      );
+      assert.deepEqual(gatewaySpans.map((s) => s.name), []);
       await ws.close();
     } finally {
       await gateway.stop();

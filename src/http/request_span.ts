@@ -7,13 +7,7 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import {
-  type Context as TraceContext,
-  inSpan,
-  remoteContext,
-  ROOT_CONTEXT,
-  spansAreRecorded,
-} from "../telemetry/tracing.ts";
+import { type Context as TraceContext, inSpan, traceRoot, UNTRACED } from "../telemetry/tracing.ts";
 
 /** A request span's name until it is known to be recorded (then `<method> <route>`). */
 const REQUEST_SPAN_NAME = "HTTP request";
@@ -21,15 +15,18 @@ const REQUEST_SPAN_NAME = "HTTP request";
 /** The Hono context variable that holds the request span's trace context. */
 const TRACE_CONTEXT_VARIABLE = "traceContext";
 
-/** The middleware that runs each request in its span. */
+/**
+ * The middleware that runs each request in its span, when sampled
+ * (`traceRoot`); a request that is not runs as with tracing off.
+ */
 export function requestSpan(): MiddlewareHandler {
   return (c, next) => {
-    if (!spansAreRecorded()) return next();
-    const headers = {
+    const root = traceRoot({
       traceparent: c.req.header("traceparent"),
       tracestate: c.req.header("tracestate"),
-    };
-    return inSpan(REQUEST_SPAN_NAME, remoteContext(headers), {}, async ({ span, context }) => {
+    });
+    if (root === UNTRACED) return next();
+    return inSpan(REQUEST_SPAN_NAME, root, {}, async ({ span, context }) => {
       // Named and described only when sampled: the route and path cost a lookup and a URL parse
       // on every request, and a span that records nothing drops them.
       if (span.isRecording()) {
@@ -45,5 +42,5 @@ export function requestSpan(): MiddlewareHandler {
 
 /** The trace context of `c`'s request span: the parent of the spans of its work. */
 export function traceOf(c: Context): TraceContext {
-  return (c.get(TRACE_CONTEXT_VARIABLE) as TraceContext | undefined) ?? ROOT_CONTEXT;
+  return (c.get(TRACE_CONTEXT_VARIABLE) as TraceContext | undefined) ?? UNTRACED;
 }

@@ -13,13 +13,7 @@ import { cloudEventHeaders, DEFAULT_CLOUDEVENTS_SOURCE } from "../events/cloudev
 import type { Envelope } from "../events/envelope.ts";
 import type { EventType } from "../events/registry.ts";
 import type { AppendResult, EventLog, LogRecord } from "../log/event_log.ts";
-import {
-  type Context,
-  inSpan,
-  outgoingTrace,
-  ROOT_CONTEXT,
-  startSpan,
-} from "../telemetry/tracing.ts";
+import { type Context, inSpan, outgoingTrace, startSpan, traceRoot } from "../telemetry/tracing.ts";
 
 /** When events are mirrored to the live bus. */
 export type MirrorMode = "immediate" | "after_ack";
@@ -105,7 +99,7 @@ export class Publisher {
       const since = { ...origin, receivedAt: origin.receivedAt ?? Date.now() };
       return pending.catch(() => {}).then(() => this.publish(envelope, type, since));
     }
-    return inSpan("event_log.append", origin.traceContext ?? ROOT_CONTEXT, {
+    return inSpan("event_log.append", origin.traceContext ?? traceRoot({}), {
       "messaging.destination.name": this.#options.topic,
       "tastesync.event_type": envelope.event_type,
     }, async ({ span, context }) => {

@@ -1,7 +1,8 @@
 /**
  * Trace export with the OpenTelemetry JS SDK: a tracer provider with head
- * sampling by ratio (following the caller's decision when it sent one), a
- * batch span processor and the OTLP/HTTP exporter, and the W3C trace-context
+ * sampling by ratio (following the caller's decision when it sent one; the
+ * ratio is applied by `traceRoot` before any span is made, so the SDK's own
+ * sampler records every root it is given), a batch span processor and the OTLP/HTTP exporter, and the W3C trace-context
  * propagator. No context manager is registered: the gateway passes contexts
  * explicitly (see `tracing.ts`), and `Deno.serve` keeps its fast path
  * because Deno's built-in OpenTelemetry (`OTEL_DENO`) stays off.
@@ -9,14 +10,14 @@
  * @module
  */
 import { propagation, trace } from "@opentelemetry/api";
-import { recordSpans } from "./tracing.ts";
+import { recordSpans, sampleRoots } from "./tracing.ts";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
+  AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
-  TraceIdRatioBasedSampler,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 
@@ -57,11 +58,10 @@ export function startTracing(
     return { shutdown: () => Promise.resolve(recordSpans(true)) };
   }
   recordSpans(true);
+  sampleRoots(settings.sampleRatio);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": settings.serviceName }),
-    sampler: new ParentBasedSampler({
-      root: new TraceIdRatioBasedSampler(settings.sampleRatio),
-    }),
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [
       new BatchSpanProcessor({
         exporter: new OTLPTraceExporter({
@@ -75,6 +75,7 @@ export function startTracing(
   return {
     async shutdown() {
       await provider.shutdown();
+      sampleRoots(1);
       trace.disable();
       propagation.disable();
     },

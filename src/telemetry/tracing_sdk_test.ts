@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { remoteContext, ROOT_CONTEXT, spansAreRecorded, startSpan } from "./tracing.ts";
+import {
+  inSpanSync,
+  outgoingTrace,
+  remoteContext,
+  ROOT_CONTEXT,
+  spansAreRecorded,
+  startConsumerSpan,
+  startSpan,
+  traceRoot,
+  UNTRACED,
+} from "./tracing.ts";
 import { startTracing } from "./tracing_sdk.ts";
 
 Deno.test("tracing SDK: new traces are sampled by ratio, a caller's sampled traceparent is followed", async () => {
@@ -13,30 +23,70 @@ Deno.test("tracing SDK: new traces are sampled by ratio, a caller's sampled trac
     serviceName: "test",
   });
   try {
-    const root = startSpan("root", ROOT_CONTEXT);
-    assert.equal(root.span.isRecording(), false, "ratio 0 records no new trace");
-    root.span.end();
-    const caller = remoteContext({
+    assert.equal(traceRoot({}), UNTRACED, "ratio 0 records no new trace");
+    const sampledCaller = {
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    });
-    const child = startSpan("child", caller);
+    };
+    const child = startSpan("child", traceRoot(sampledCaller));
     assert.equal(child.span.isRecording(), true, "the caller sampled it");
     assert.equal(child.span.spanContext().traceId, "0af7651916cd43dd8448eb211c80319c");
+    const grandchild = startSpan("grandchild", child.context);
+    assert.equal(grandchild.span.isRecording(), true, "a sampled trace is recorded whole");
+    grandchild.span.end();
     child.span.end();
-    // Under an unsampled parent no span is made: the trace id and the flag travel on.
-    const unsampled = remoteContext({
+    // A caller's unsampled trace, or a malformed one, is not traced: no span, no context, and
+    // the caller's own headers travel on unchanged.
+    const unsampled = {
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
-    });
-    const inner = startSpan("inner", unsampled);
+      tracestate: "vendor=1",
+    };
+    assert.equal(traceRoot(unsampled), UNTRACED);
+    assert.equal(traceRoot({ traceparent: "00-zz-01" }), UNTRACED);
+    const inner = startSpan("inner", UNTRACED);
     assert.equal(inner.span.isRecording(), false);
-    assert.equal(inner.context, unsampled);
-    assert.equal(inner.span.spanContext().spanId, "b7ad6b7169203331");
-    const underRoot = startSpan("under-root", root.context);
-    assert.equal(
-      underRoot.context,
-      root.context,
-      "ratio 0: the root's children are not made either",
+    assert.equal(inner.context, UNTRACED, "nothing is made under it");
+    assert.equal(inSpanSync("sync", UNTRACED, ({ context }) => context), UNTRACED);
+    assert.deepEqual(outgoingTrace(UNTRACED, unsampled), unsampled);
+    const delivery = startConsumerSpan("read", unsampled, {});
+    assert.equal(delivery.span.isRecording(), false);
+    assert.deepEqual(delivery.headers, unsampled, "the record's trace passes to the frame");
+    const sampledDelivery = startConsumerSpan("read", sampledCaller, {});
+    assert.equal(sampledDelivery.span.isRecording(), true);
+    assert.match(
+      sampledDelivery.headers.traceparent,
+      /^00-0af7651916cd43dd8448eb211c80319c-(?!b7ad6b7169203331)[0-9a-f]{16}-01$/,
+      "the frame continues the trace from the delivery's own span",
     );
+    sampledDelivery.span.end();
+  } finally {
+    await tracing.shutdown();
+    await server.shutdown();
+  }
+});
+
+Deno.test("tracing SDK: new traces are sampled in the configured share", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => Response.json({}),
+  );
+  const tracing = startTracing({
+    endpoint: `http://127.0.0.1:${server.addr.port}`,
+    sampleRatio: 0.1,
+    serviceName: "test",
+  });
+  try {
+    const traces = 10_000;
+    let recorded = 0;
+    for (let i = 0; i < traces; i++) {
+      const root = traceRoot({});
+      if (root === UNTRACED) continue;
+      const { span } = startSpan("root", root);
+      assert.equal(span.isRecording(), true, "a root let through is recorded");
+      span.end();
+      recorded++;
+    }
+    // Binomial(10,000, 0.1): standard deviation 30, so 800-1,200 fails about once in 10^40.
+    assert.ok(recorded > 800 && recorded < 1200, `${recorded} of ${traces} recorded`);
   } finally {
     await tracing.shutdown();
     await server.shutdown();
