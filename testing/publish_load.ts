@@ -129,6 +129,8 @@ export interface PublishLoadOptions {
   attemptTimeoutMs?: number;
   /** Most attempts in flight; new events wait beyond it. @default {8000} */
   maxInFlight?: number;
+  /** The HTTP client (its connection pool); the runtime's shared one when unset. */
+  client?: Deno.HttpClient;
   /** Called for every attempt once it has ended. */
   onAttempt?: (attempt: Attempt) => void;
   /** Called once per event, when it is acknowledged. */
@@ -165,7 +167,9 @@ function retryDelay(outcome: Outcome, retryAfter: string | null, attempts: numbe
 
 /** Publishes `rate` events per second until stopped, retrying each until it is acknowledged. */
 export class PublishLoad {
-  readonly #options: Required<Omit<PublishLoadOptions, "onAttempt" | "onAck">> & PublishLoadOptions;
+  readonly #options:
+    & Required<Omit<PublishLoadOptions, "client" | "onAttempt" | "onAck">>
+    & PublishLoadOptions;
   readonly #keys: { key: string; partition: number }[];
   readonly #pending = new Set<PendingEvent>();
   readonly #backlog: PendingEvent[] = [];
@@ -299,7 +303,7 @@ export class PublishLoad {
   }
 
   async #attempt(event: PendingEvent, gateway: number): Promise<void> {
-    const { pool, attemptTimeoutMs } = this.#options;
+    const { pool, attemptTimeoutMs, client } = this.#options;
     let sentAt = performance.now();
     // Set entries are unique: two attempts sent within the timer's resolution get distinct keys.
     while (this.#sentTimes.has(sentAt)) sentAt += 1e-6;
@@ -313,6 +317,7 @@ export class PublishLoad {
         headers: { "content-type": "application/json" },
         body: event.body,
         signal: AbortSignal.timeout(attemptTimeoutMs),
+        client,
       });
       outcome = res.status;
       retryAfter = res.headers.get("retry-after");
