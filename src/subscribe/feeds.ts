@@ -61,7 +61,7 @@ abstract class Feed {
     this.#subscribers.set(subscriber, filter);
     if (this.#paced) {
       subscriber.onDrain(() => this.#unblock(subscriber));
-      if (!subscriber.writable) this.#blocked.add(subscriber);
+      if (!subscriber.writable) this.#block(subscriber);
     }
     return true;
   }
@@ -102,13 +102,23 @@ abstract class Feed {
         if (!filter(delivery.envelope)) continue;
         matched++;
         if (!subscriber.send(delivery)) this.detach(subscriber);
-        else if (this.#paced && !subscriber.writable) this.#blocked.add(subscriber);
+        else if (this.#paced && !subscriber.writable) this.#block(subscriber);
       }
       span.setAttributes({
         "tastesync.subscribers": this.#subscribers.size,
         "tastesync.matched": matched,
       });
     });
+  }
+
+  /**
+   * Holds the feed back until `subscriber` drains, if it is still attached: a
+   * subscriber can leave inside its own send (an SSE stream cancelled as the
+   * frame goes out), and one held after it left would stall every other
+   * subscriber of the feed for good.
+   */
+  #block(subscriber: Subscriber): void {
+    if (this.#subscribers.has(subscriber)) this.#blocked.add(subscriber);
   }
 
   #unblock(subscriber: Subscriber): void {

@@ -89,6 +89,30 @@ Deno.test("DurableFeed goes on without a subscriber that leaves while it has no 
   feed.detach(fast);
 });
 
+Deno.test("DurableFeed goes on when a subscriber leaves inside its own send", async () => {
+  const { log, paused, batch } = fakeLog();
+  const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {});
+  const other = new TestSubscriber();
+  // An SSE stream can be cancelled as a frame goes out: the subscriber leaves from inside
+  // `send`, which still reports the frame taken, with no credit left.
+  const leaving = new (class extends TestSubscriber {
+    override send(d: Parameters<TestSubscriber["send"]>[0]): boolean {
+      super.send(d);
+      this.credit = 0;
+      feed.detach(this);
+      return true;
+    }
+  })();
+  feed.attach(other, MATCH_ALL);
+  feed.attach(leaving, MATCH_ALL);
+  const sent = ids(4);
+  batch(sent);
+  assert.deepEqual(leaving.ids(), ["e0"]);
+  assert.deepEqual(other.ids(), sent, "the one that left holds nobody back");
+  assert.deepEqual([...paused], []);
+  feed.detach(other);
+});
+
 Deno.test("DurableFeed's cursor is the position after the last event sent, not the last one read", async () => {
   const { log, batch } = fakeLog();
   const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {});

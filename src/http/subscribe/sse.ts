@@ -86,8 +86,9 @@ export class SseSubscriber implements Subscriber {
 
   /**
    * Queues the event frame of `delivery`; a bounded queue that overflows ends
-   * the stream. An event whose type cannot be an `event:` field (it holds a
-   * line break) is skipped and logged.
+   * the stream. False when the stream has ended, before or during the send.
+   * An event whose type cannot be an `event:` field (it holds a line break)
+   * is skipped and logged.
    */
   send(delivery: Delivery): boolean {
     if (this.#closed) return false;
@@ -106,7 +107,9 @@ export class SseSubscriber implements Subscriber {
       () => inSpanSync("sse.send", delivery.context, () => this.#controller.enqueue(frame)),
     );
     if (!sent) this.close("slow-consumer");
-    return sent;
+    // A stream cancelled as the frame went out (the client left) did not deliver it: a group
+    // hands the event to another member instead of counting it acked.
+    return sent && !this.#closed;
   }
 
   /** Sends the ready frame. */
