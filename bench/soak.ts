@@ -139,17 +139,23 @@ interface Churner {
   close(): void;
 }
 
-const counters = { deliveries: 0, connects: 0, failedConnects: 0 };
+/** The kinds of subscriber in the mix, in the order {@linkcode openSubscriber} cycles through them. */
+const KINDS = ["durable", "group", "live", "SSE"] as const;
+type Kind = typeof KINDS[number];
 
-function openWebSocket(url: string, query: string, ack: boolean): Churner {
+const counters = { connects: 0, failedConnects: 0 };
+/** Events delivered so far, by kind of subscriber. */
+const delivered: Record<Kind, number> = { durable: 0, group: 0, live: 0, SSE: 0 };
+
+function openWebSocket(url: string, query: string, kind: Kind): Churner {
   const socket = new WebSocket(`${url.replace("http", "ws")}/v1/subscribe?${query}`);
   socket.onopen = () => counters.connects++;
   socket.onerror = () => counters.failedConnects++;
   socket.onmessage = (e) => {
     const frame = JSON.parse(e.data);
     if (frame.type !== "event") return;
-    counters.deliveries++;
-    if (ack && socket.readyState === WebSocket.OPEN) {
+    delivered[kind]++;
+    if (kind === "group" && socket.readyState === WebSocket.OPEN) {
       socket.send(JSON.stringify({ type: "ack", cursor: frame.cursor }));
     }
   };
@@ -162,7 +168,7 @@ function openStream(url: string): Churner {
     const res = await fetch(`${url}/v1/stream`, { signal: controller.signal });
     counters.connects++;
     for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
-      counters.deliveries += chunk.split("\nid: ").length - 1;
+      delivered.SSE += chunk.split("\nid: ").length - 1;
     }
   })().catch((error) => {
     if (!controller.signal.aborted) counters.failedConnects++;
@@ -175,11 +181,11 @@ function openStream(url: string): Churner {
 function openSubscriber(url: string, i: number): Churner {
   switch (i % 4) {
     case 0:
-      return openWebSocket(url, "from=latest", false);
+      return openWebSocket(url, "from=latest", "durable");
     case 1:
-      return openWebSocket(url, `group=soak-${i % 3}`, true);
+      return openWebSocket(url, `group=soak-${i % 3}`, "group");
     case 2:
-      return openWebSocket(url, "mode=live", false);
+      return openWebSocket(url, "mode=live", "live");
     default:
       return openStream(url);
   }
@@ -290,7 +296,7 @@ try {
     "fds",
     "publishes/s",
     "failed attempts",
-    "deliveries/s",
+    "deliveries/s durable / group / live / SSE",
     "connects",
   ]);
   line(["-------:", ...Array(11).fill("---:")]);
@@ -311,7 +317,9 @@ try {
     counters.connects,
   ]);
   let created = load.created;
-  let deliveries = counters.deliveries;
+  let deliveries = { ...delivered };
+  /** Minutes after the warm-up in which a kind of subscriber got no event at all. */
+  const silent: string[] = [];
   const start = performance.now();
   let exited: number | undefined;
   gateway.exited.then((code) => exited = code);
@@ -333,9 +341,14 @@ try {
     heaps.push({ minute, heapMb: live });
     if (minute === WARMUP) await snapshot("warm");
     const published = (load.created - created) / 60;
-    const delivered = (counters.deliveries - deliveries) / 60;
+    const perSecond = KINDS.map((k) => (delivered[k] - deliveries[k]) / 60);
+    if (minute > WARMUP) {
+      for (const [i, k] of KINDS.entries()) {
+        if (perSecond[i] === 0) silent.push(`${k} in minute ${minute}`);
+      }
+    }
     created = load.created;
-    deliveries = counters.deliveries;
+    deliveries = { ...delivered };
     const failedSoFar = [...load.outcomes].filter(([k]) => k !== "202" && k !== "200")
       .reduce((n, [, v]) => n + v, 0);
     const failedInMinute = failedSoFar - failedBefore;
@@ -351,7 +364,7 @@ try {
       u.fds,
       published.toFixed(0),
       failedInMinute,
-      delivered.toFixed(0),
+      perSecond.map((n) => n.toFixed(0)).join(" / "),
       counters.connects,
     ]);
   }
@@ -369,8 +382,9 @@ try {
   const rssGrowth = growth((s) => s.rssMb);
   const heapsAfter = heaps.filter((h) => h.minute > WARMUP);
   const liveGrowth = slope(heapsAfter.map((h) => h.minute), heapsAfter.map((h) => h.heapMb));
-  failed = !(rssGrowth < GOAL_MB_PER_MINUTE);
+  failed = !(rssGrowth < GOAL_MB_PER_MINUTE) || silent.length > 0;
   console.log();
+  if (silent.length > 0) console.log(`subscribers that got no event: ${silent.join(", ")}`);
   console.log(
     `RSS growth after minute ${WARMUP}: ${rssGrowth.toFixed(2)} MB/min ` +
       `(goal < ${GOAL_MB_PER_MINUTE}): ${failed ? "MISS" : "PASS"}; per minute: ` +
