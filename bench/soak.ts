@@ -164,17 +164,34 @@ function openWebSocket(url: string, query: string, kind: Kind): Churner {
 
 function openStream(url: string): Churner {
   const controller = new AbortController();
+  let events: ReadableStreamDefaultReader<string> | undefined;
   (async () => {
     const res = await fetch(`${url}/v1/stream`, { signal: controller.signal });
     counters.connects++;
-    for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
-      delivered.SSE += chunk.split("\nid: ").length - 1;
+    if (controller.signal.aborted) return void await res.body?.cancel();
+    events = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    // Each event is one `id:` line; a chunk can end inside a line.
+    let partial = "";
+    for (;;) {
+      const { done, value } = await events.read();
+      if (done) break;
+      const lines = (partial + value).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) if (line.startsWith("id: ")) delivered.SSE++;
     }
   })().catch((error) => {
     if (!controller.signal.aborted) counters.failedConnects++;
     void error;
   });
-  return { close: () => controller.abort() };
+  return {
+    // The body is cancelled too: Deno 2.9's fetch went on delivering a busy stream's body after
+    // its signal aborted (13,354 chunks in 10 s of 2 aborts a second), so the gateway never saw
+    // those subscribers leave: 157 of them piled up in minute 6 of a soak, each read to the end.
+    close: () => {
+      controller.abort();
+      void events?.cancel().catch(() => {});
+    },
+  };
 }
 
 /** Subscriber `i` of the mix: durable, group (acking), live, SSE. */
