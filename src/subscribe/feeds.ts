@@ -79,6 +79,14 @@ abstract class Feed {
     void this.stop();
   }
 
+  /** Stops a feed that has no subscriber (one opened for a client that left meanwhile). */
+  close(): Promise<void> {
+    if (this.#subscribers.size > 0 || this.#stopped) return Promise.resolve();
+    this.#stopped = true;
+    this.#onEmpty();
+    return this.stop();
+  }
+
   /** Whether the feed has stopped (its last subscriber left). */
   protected get stopped(): boolean {
     return this.#stopped;
@@ -87,6 +95,14 @@ abstract class Feed {
   /** Whether every subscriber has credit, so the feed may send. */
   protected get writable(): boolean {
     return this.#blocked.size === 0;
+  }
+
+  /**
+   * A subscriber just ran out of credit: true when the feed let it go (see
+   * {@linkcode DurableFeed}'s `onBehind`) rather than waiting for it.
+   */
+  protected leaveBehind(_subscriber: Subscriber): boolean {
+    return false;
   }
 
   /** Releases the feed's reader. */
@@ -102,7 +118,9 @@ abstract class Feed {
         if (!filter(delivery.envelope)) continue;
         matched++;
         if (!subscriber.send(delivery)) this.detach(subscriber);
-        else if (this.#paced && !subscriber.writable) this.#block(subscriber);
+        else if (this.#paced && !subscriber.writable && !this.leaveBehind(subscriber)) {
+          this.#block(subscriber);
+        }
       }
       span.setAttributes({
         "tastesync.subscribers": this.#subscribers.size,
@@ -129,14 +147,25 @@ abstract class Feed {
 }
 
 /**
+ * Hands over a subscriber that a shared feed left behind, with the position
+ * after the last event it was sent (next offset per partition), so it can go
+ * on from there at its own pace.
+ */
+export type LeftBehind = (subscriber: Subscriber, next: ReadonlyMap<number, bigint>) => void;
+
+/**
  * Every event of a topic from a start position, to every attached subscriber
- * (no group), at the pace of the slowest: while a subscriber has no credit the
- * feed holds the records already read and pauses the log reader, so memory
- * stays bounded whatever the backlog.
+ * (no group). By default at the pace of the slowest: while a subscriber has no
+ * credit the feed holds the records already read and pauses the log reader, so
+ * memory stays bounded whatever the backlog. A feed shared by unrelated
+ * clients is opened with `onBehind` instead: a subscriber that runs out of
+ * credit is detached and handed over with its position, and the others never
+ * wait for it.
  */
 export class DurableFeed extends Feed {
   readonly #topic: string;
   readonly #logger: Logger;
+  readonly #onBehind?: LeftBehind;
   /** The next offset of each partition after the last record fanned out. */
   readonly #next = new Map<number, bigint>();
   /** Records read and not yet fanned out, oldest first from `#head`. */
@@ -146,16 +175,23 @@ export class DurableFeed extends Feed {
   #paused = false;
   #reader?: LogReader;
 
-  private constructor(topic: string, logger: Logger, onEmpty: () => void) {
+  private constructor(
+    topic: string,
+    logger: Logger,
+    onEmpty: () => void,
+    onBehind: LeftBehind | undefined,
+  ) {
     super(true, onEmpty);
     this.#topic = topic;
     this.#logger = logger;
+    this.#onBehind = onBehind;
   }
 
   /**
    * Opens a feed of `topic` from `from` (next offset per partition; missing
    * partitions start at their end). Resolves once positioned: every event
-   * appended afterwards will be delivered.
+   * appended afterwards will be delivered. With `onBehind`, a subscriber out
+   * of credit is handed to it instead of holding the feed back.
    */
   static async open(
     log: EventLog,
@@ -163,8 +199,9 @@ export class DurableFeed extends Feed {
     from: ReadonlyMap<number, bigint>,
     logger: Logger,
     onEmpty: () => void,
+    onBehind?: LeftBehind,
   ): Promise<DurableFeed> {
-    const feed = new DurableFeed(topic, logger, onEmpty);
+    const feed = new DurableFeed(topic, logger, onEmpty, onBehind);
     for (const { partition, high } of await log.offsets(topic)) {
       feed.#next.set(partition, from.get(partition) ?? high);
     }
@@ -184,6 +221,14 @@ export class DurableFeed extends Feed {
   /** Sends on from the backlog, and reads again once it is empty. */
   protected override drained(): void {
     this.#flush();
+  }
+
+  protected override leaveBehind(subscriber: Subscriber): boolean {
+    if (!this.#onBehind) return false;
+    const next = new Map(this.#next);
+    this.detach(subscriber);
+    this.#onBehind(subscriber, next);
+    return true;
   }
 
   /** The cursor of the feed's current position: resuming there misses nothing sent since. */

@@ -89,6 +89,29 @@ Deno.test("DurableFeed goes on without a subscriber that leaves while it has no 
   feed.detach(fast);
 });
 
+Deno.test("DurableFeed with onBehind lets a subscriber out of credit go, with its position, and never waits", async () => {
+  const { log, paused, batch } = fakeLog();
+  const behind: [TestSubscriber, Map<number, bigint>][] = [];
+  const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {}, (s, next) => {
+    behind.push([s as TestSubscriber, new Map(next)]);
+  });
+  const fast = new TestSubscriber();
+  const slow = new TestSubscriber();
+  slow.credit = 3;
+  feed.attach(fast, MATCH_ALL);
+  feed.attach(slow, MATCH_ALL);
+  const sent = ids(10);
+  batch(sent);
+  assert.deepEqual(fast.ids(), sent, "the fast one does not wait");
+  assert.deepEqual(slow.ids(), sent.slice(0, 3));
+  // e0 and e2 went to partition 0, e1 to partition 1: it goes on after them.
+  assert.deepEqual(behind, [[slow, new Map([[0, 2n], [1, 1n]])]]);
+  assert.deepEqual([...paused], [], "the reader was never paused");
+  slow.drain();
+  assert.deepEqual(slow.ids(), sent.slice(0, 3), "it gets nothing more from this feed");
+  feed.detach(fast);
+});
+
 Deno.test("DurableFeed goes on when a subscriber leaves inside its own send", async () => {
   const { log, paused, batch } = fakeLog();
   const feed = await DurableFeed.open(log, "t", new Map(), logger, () => {});

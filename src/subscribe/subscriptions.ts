@@ -13,6 +13,7 @@ import type { Logger } from "../telemetry/logger.ts";
 import { decodeCursor, InvalidCursorError } from "./cursor.ts";
 import type { Subscriber } from "./delivery.ts";
 import { DurableFeed, LiveFeed } from "./feeds.ts";
+import type { EventFilter } from "./filter.ts";
 import { GroupFeed, type GroupFeedOptions } from "./group_feed.ts";
 import type { SubscriptionRequest } from "./request.ts";
 
@@ -77,6 +78,8 @@ export class Subscriptions {
   readonly #groups = new Map<string, Promise<GroupFeed>>();
   #live?: Promise<LiveFeed>;
   readonly #open = new Map<Subscriber, () => void>();
+  /** The feed each open subscription's subscriber is attached to now. */
+  readonly #attached = new Map<Subscriber, AnyFeed>();
 
   /** Subscriptions reading from `log` (durable) and `bus` (live). */
   constructor(log: EventLog, bus: LiveBus, options: SubscriptionsOptions, logger: Logger) {
@@ -136,7 +139,15 @@ export class Subscriptions {
           shared(
             this.#latest,
             topic,
-            (gone) => DurableFeed.open(this.#log, topic, new Map(), this.#logger, gone),
+            (gone) =>
+              DurableFeed.open(
+                this.#log,
+                topic,
+                new Map(),
+                this.#logger,
+                gone,
+                (behind, next) => void this.#goOnAlone(behind, topic, next, request.filter),
+              ),
           ),
         subscriber,
         request,
@@ -154,9 +165,11 @@ export class Subscriptions {
       );
     }
     if (feed instanceof DurableFeed) info.cursor = feed.cursor();
+    this.#attached.set(subscriber, feed);
     const close = () => {
       this.#open.delete(subscriber);
-      feed.detach(subscriber);
+      this.#attached.get(subscriber)?.detach(subscriber);
+      this.#attached.delete(subscriber);
     };
     this.#open.set(subscriber, close);
     subscriber.ready(info);
@@ -196,6 +209,38 @@ export class Subscriptions {
       subscriber.close("shutdown");
       close();
     }
+  }
+
+  /**
+   * A subscriber that the shared `from=latest` feed left behind (out of
+   * credit) goes on from `next` on a feed of its own, at its own pace, so the
+   * other subscribers never wait for it. It keeps that feed until it leaves.
+   */
+  async #goOnAlone(
+    subscriber: Subscriber,
+    topic: string,
+    next: ReadonlyMap<number, bigint>,
+    filter: EventFilter,
+  ): Promise<void> {
+    let own: DurableFeed;
+    try {
+      own = await DurableFeed.open(this.#log, topic, next, this.#logger, () => {});
+    } catch (error) {
+      this.#logger.log("warn", "A subscriber left behind could not go on alone", {
+        topic,
+        error: String(error),
+      });
+      subscriber.close("log-unavailable");
+      this.#open.get(subscriber)?.();
+      return;
+    }
+    // It may have left while its feed opened.
+    if (!this.#attached.has(subscriber) || !own.attach(subscriber, filter)) {
+      await own.close();
+      return;
+    }
+    this.#attached.set(subscriber, own);
+    this.#logger.log("info", "A slow subscriber goes on with a reader of its own", { topic });
   }
 
   /** Attaches to the feed `get` gives, again if that feed stopped in the meantime. */
