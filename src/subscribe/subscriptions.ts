@@ -1,7 +1,8 @@
 /**
  * Opens subscriptions: picks or shares the feed a request needs, attaches the
  * subscriber, and tells it when it is live. Within a process, every
- * `from=latest` subscriber of a topic shares one log reader, the sockets of a
+ * `from=latest` subscriber of a topic shares one log reader (one that falls
+ * behind goes on with a reader of its own), the sockets of a
  * group share one group membership, and every live subscriber shares one bus
  * subscription.
  *
