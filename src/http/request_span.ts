@@ -7,7 +7,13 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { type Context as TraceContext, inSpan, traceRoot, UNTRACED } from "../telemetry/tracing.ts";
+import {
+  type Context as TraceContext,
+  inSpan,
+  spansAreRecorded,
+  traceRoot,
+  UNTRACED,
+} from "../telemetry/tracing.ts";
 
 /** A request span's name until it is known to be recorded (then `<method> <route>`). */
 const REQUEST_SPAN_NAME = "HTTP request";
@@ -21,6 +27,7 @@ const TRACE_CONTEXT_VARIABLE = "traceContext";
  */
 export function requestSpan(): MiddlewareHandler {
   return (c, next) => {
+    if (!spansAreRecorded()) return next();
     const root = traceRoot({
       traceparent: c.req.header("traceparent"),
       tracestate: c.req.header("tracestate"),
