@@ -12,17 +12,27 @@ import {
 } from "./tracing.ts";
 import { startTracing } from "./tracing_sdk.ts";
 
-Deno.test("tracing SDK: new traces are sampled by ratio, a caller's sampled traceparent is followed", async () => {
+/** Runs `fn` with the SDK registered at `sampleRatio`, exporting to a local sink. */
+async function withSdk(sampleRatio: number, fn: () => void): Promise<void> {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     () => Response.json({}),
   );
   const tracing = startTracing({
     endpoint: `http://127.0.0.1:${server.addr.port}`,
-    sampleRatio: 0,
+    sampleRatio,
     serviceName: "test",
   });
   try {
+    fn();
+  } finally {
+    await tracing.shutdown();
+    await server.shutdown();
+  }
+}
+
+Deno.test("tracing SDK: new traces are sampled by ratio, a caller's sampled traceparent is followed", async () => {
+  await withSdk(0, () => {
     assert.equal(traceRoot({}), UNTRACED, "ratio 0 records no new trace");
     const sampledCaller = {
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
@@ -58,23 +68,11 @@ Deno.test("tracing SDK: new traces are sampled by ratio, a caller's sampled trac
       "the frame continues the trace from the delivery's own span",
     );
     sampledDelivery.span.end();
-  } finally {
-    await tracing.shutdown();
-    await server.shutdown();
-  }
+  });
 });
 
 Deno.test("tracing SDK: new traces are sampled in the configured share", async () => {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    () => Response.json({}),
-  );
-  const tracing = startTracing({
-    endpoint: `http://127.0.0.1:${server.addr.port}`,
-    sampleRatio: 0.1,
-    serviceName: "test",
-  });
-  try {
+  await withSdk(0.1, () => {
     const traces = 10_000;
     let recorded = 0;
     for (let i = 0; i < traces; i++) {
@@ -87,10 +85,7 @@ Deno.test("tracing SDK: new traces are sampled in the configured share", async (
     }
     // Binomial(10,000, 0.1): standard deviation 30, so 800-1,200 fails about once in 10^40.
     assert.ok(recorded > 800 && recorded < 1200, `${recorded} of ${traces} recorded`);
-  } finally {
-    await tracing.shutdown();
-    await server.shutdown();
-  }
+  });
 });
 
 Deno.test("tracing SDK: without an endpoint no span is made, and the caller's context passes through", async () => {
