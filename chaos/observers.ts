@@ -177,13 +177,22 @@ export class GroupLedger {
   readonly orphaned = new Set<string>();
   /** Deliveries in total. */
   deliveries = 0;
+  /** Where each event was delivered, and which member confirmed its ack when (for the notes). */
+  readonly #confirmations = new Map<string, string>();
+  /** How each event delivered again after its confirmed ack came back, for the notes. */
+  readonly redeliveries: string[] = [];
 
-  /** Records that a member received `id`. */
-  delivered(id: string): void {
+  /** Records that `member` received `id` from `where` (partition and offset). */
+  delivered(id: string, member = "", where = ""): void {
     this.deliveries++;
     this.received.add(id);
-    if (this.acked.has(id)) this.redeliveredAfterAck.add(id);
-    else if (this.unconfirmed.has(id)) this.redeliveredUnconfirmed.add(id);
+    if (this.acked.has(id)) {
+      this.redeliveredAfterAck.add(id);
+      this.redeliveries.push(
+        `${id} (${where}): confirmed ${this.#confirmations.get(id)}, ` +
+          `delivered again to ${member} at ${clockTime()}`,
+      );
+    } else if (this.unconfirmed.has(id)) this.redeliveredUnconfirmed.add(id);
   }
 
   /** Records that a member acked `id`. */
@@ -197,9 +206,10 @@ export class GroupLedger {
   }
 
   /** Records that the gateway confirmed the ack of `id`. */
-  confirmed(id: string): void {
+  confirmed(id: string, member = ""): void {
     this.unconfirmed.delete(id);
     this.acked.add(id);
+    this.#confirmations.set(id, `to ${member} at ${clockTime()}`);
   }
 
   /**
@@ -209,6 +219,22 @@ export class GroupLedger {
    */
   redeliveredInDoubt(): number {
     return this.redeliveredUnconfirmed.size;
+  }
+}
+
+/** The time of day in UTC with milliseconds, as the gateways' logs show it. */
+function clockTime(): string {
+  return new Date().toISOString().slice(11, 23);
+}
+
+/** `partition/offset` of an event frame, from its cursor (the next offset of its partition). */
+function positionOf(cursor: string): string {
+  try {
+    const { o } = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/")));
+    const [[partition, next]] = Object.entries(o as Record<string, string>);
+    return `${partition}/${BigInt(next) - 1n}`;
+  } catch {
+    return "?";
   }
 }
 
@@ -227,8 +253,17 @@ export class GroupMember {
   /** Event id of each ack sent and not confirmed yet, by cursor. */
   readonly #pending = new Map<string, string>();
 
-  constructor(url: () => string, topic: string, group: string, ledger: GroupLedger) {
+  readonly #name: string;
+
+  constructor(
+    url: () => string,
+    topic: string,
+    group: string,
+    ledger: GroupLedger,
+    name = "",
+  ) {
     this.#url = url;
+    this.#name = name;
     this.#query = new URLSearchParams({ topic, group, from: "latest" });
     this.#ledger = ledger;
   }
@@ -266,11 +301,11 @@ export class GroupMember {
     if (frame.type === "acked") {
       const id = this.#pending.get(frame.cursor);
       this.#pending.delete(frame.cursor);
-      if (id !== undefined) ledger.confirmed(id);
+      if (id !== undefined) ledger.confirmed(id, this.#name);
       return;
     }
     const id = String(frame.event.event_id);
-    ledger.delivered(id);
+    ledger.delivered(id, this.#name, positionOf(frame.cursor));
     if (this.#socket?.readyState !== WebSocket.OPEN) return;
     this.#socket.send(JSON.stringify({ type: "ack", cursor: frame.cursor }));
     this.#pending.set(frame.cursor, id);

@@ -36,6 +36,8 @@ import type { Scenario } from "./scenarios.ts";
 const STEADY_MS = 3000;
 /** Longest wait for steady state before the round goes on without it, in ms. */
 const STEADY_WAIT_MS = 60_000;
+/** Events delivered again after a confirmed ack that a round's notes describe one by one. */
+const MAX_REDELIVERIES_NOTED = 5;
 /**
  * Most publish attempts in flight at once: the clients are this many devices
  * (or a load balancer's connections), each with one request outstanding; new
@@ -118,7 +120,9 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
   ];
   const pool = new GatewayPool(gateways.map((g) => g.url));
   const ledger = new GroupLedger();
-  const members = gateways.map((g) => new GroupMember(() => g.url, topic, group, ledger));
+  const members = gateways.map((g) =>
+    new GroupMember(() => g.url, topic, group, ledger, `member ${g.index}`)
+  );
   const subscriber = new DurableSubscriber(pool, topic, partitions);
   const attempts: Attempt[] = [];
   const acks = new Map<string, Ack>();
@@ -259,6 +263,9 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
     );
 
     if (unsettled) row.notes.push(`before the fault: ${unsettled}`);
+    for (const line of ledger.redeliveries.slice(0, MAX_REDELIVERIES_NOTED)) {
+      row.notes.push(`delivered again after its ack was confirmed: ${line}`);
+    }
     const inDoubt = ledger.redeliveredInDoubt();
     if (inDoubt > 0) {
       row.notes.push(
