@@ -126,6 +126,8 @@ class KafkaGroupMember {
   readonly #logger: Logger;
   /** Partitions owned now (after the last assignment was applied). */
   #owned = new Set<number>();
+  /** The group generation of the last assignment applied. */
+  #generation = -1;
   /** Assignments are applied one at a time, in the order the group made them. */
   #applying: Promise<void> = Promise.resolve();
   /** Partitions set aside while heartbeats stall; undefined when none are. */
@@ -157,13 +159,24 @@ class KafkaGroupMember {
     });
     this.#consumer.on(
       "consumer:group:join",
-      ({ assignments }: { assignments: GroupAssignment[] }) => {
+      (
+        { assignments, generationId }: { assignments: GroupAssignment[]; generationId?: number },
+      ) => {
         const mine = assignments.find((a) => a.topic === options.topic)?.partitions ?? [];
         // A new assignment replaces whatever a stall set aside.
         this.#stalled = undefined;
-        this.#enqueue(new Set(mine));
+        this.#enqueue(new Set(mine), generationId ?? this.#consumer.generationId);
       },
     );
+    // A rebalance has begun: the client rejoins, and the group may give this member's
+    // partitions to another, which reads them from their commits as soon as it has them. As
+    // Kafka's eager protocol has members do before they rejoin, stop delivering them now, so
+    // two members never deliver one partition at once (seen in a hung-broker chaos round: the
+    // old owner went on delivering events that the new owner had already had confirmed).
+    this.#consumer.on("consumer:group:rebalance", () => {
+      if (this.#owned.size === 0) return;
+      this.#enqueue(new Set());
+    });
     this.#consumer.on("consumer:heartbeat:stalled", ({ lastError }: { lastError?: unknown }) => {
       if (this.#stalled || this.#owned.size === 0) return;
       this.#stalled = new Set(this.#owned);
@@ -203,15 +216,26 @@ class KafkaGroupMember {
     await this.#applying;
   }
 
-  /** Commits `next` for `partition`; false when it was not committed (no longer owned, or failed). */
+  /**
+   * Commits `next` for `partition`; false when it was not committed (no
+   * longer owned, a rejoin under way, or failed).
+   */
   async commit(partition: number, next: bigint): Promise<boolean> {
     // A partition that moved to another process in a rebalance is not ours to commit.
     if (!this.#owned.has(partition)) return false;
+    // Nor while a rejoin is under way: the client takes the next generation from the JoinGroup
+    // answer, before its own assignment arrives, and the coordinator accepts that generation's
+    // commits as soon as the group is stable, when a member given this partition may already
+    // have read its committed offset.
+    const generation = this.#generation;
+    if (this.#consumer.generationId !== generation) return false;
     try {
       await this.#consumer.commit({
         offsets: [{ topic: this.#options.topic, partition, offset: next, leaderEpoch: -1 }],
       });
-      return true;
+      // A commit refused for the generation makes the client rejoin and send it again in the
+      // next one, where the partition may be another member's: what it landed on is not known.
+      return this.#consumer.generationId === generation;
     } catch (error) {
       this.#warn("Kafka offset commit failed", error, { partition });
       return false;
@@ -227,19 +251,24 @@ class KafkaGroupMember {
     await this.#consumer.close(true).catch(() => {});
   }
 
-  /** Applies `partitions` after the assignments before it. */
-  #enqueue(partitions: Set<number>): void {
-    this.#applying = this.#applying.then(() => this.#apply(partitions)).catch((error) =>
-      this.#warn("Kafka group assignment could not be applied", error)
-    );
+  /**
+   * Applies `partitions` after the assignments before it: those of group
+   * generation `generation`, or the current one's (a stall setting them aside,
+   * heartbeats that resumed).
+   */
+  #enqueue(partitions: Set<number>, generation = this.#generation): void {
+    this.#applying = this.#applying.then(() => this.#apply(partitions, generation)).catch((
+      error,
+    ) => this.#warn("Kafka group assignment could not be applied", error));
   }
 
   /** Hands revoked partitions back and starts reading new ones at their committed offsets. */
-  async #apply(now: Set<number>): Promise<void> {
+  async #apply(now: Set<number>, generation: number): Promise<void> {
     const revoked = [...this.#owned].filter((p) => !now.has(p));
     const assigned = [...now].filter((p) => !this.#owned.has(p));
     for (const p of revoked) this.reader.unassign(p);
     this.#owned = now;
+    this.#generation = generation;
     if (revoked.length > 0) this.#options.handler.revoked(revoked);
     if (assigned.length === 0) return;
     const committed = await this.#committed(assigned);
