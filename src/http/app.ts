@@ -23,7 +23,7 @@ import type { EventLog } from "../log/event_log.ts";
 import type { Publisher, PublishOrigin } from "../publish/publisher.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { Metrics, PublishErrorReason, PublishResult } from "../telemetry/metrics.ts";
-import { carriedTrace, inSpanSync } from "../telemetry/tracing.ts";
+import { carriedTrace } from "../telemetry/tracing.ts";
 import { requestSpan, traceOf } from "./request_span.ts";
 import { asyncApiDocument, type AsyncApiSettings } from "./asyncapi.ts";
 import type { ConnectionCap } from "./connection_cap.ts";
@@ -223,11 +223,7 @@ export function createApp(deps: AppDeps): Hono {
       if (limited) return limited;
       const read = await readJsonBody(c.req.raw, deps.bodyLimitBytes);
       if (!read.ok) return respond(rejected(read.problem));
-      const validated = inSpanSync(
-        "validate",
-        traceOf(c),
-        () => validateData(endpoint.type, read.body, c.req.header("idempotency-key")),
-      );
+      const validated = validateData(endpoint.type, read.body, c.req.header("idempotency-key"));
       return respond(await publishValidated(validated, callerOf(c), endpoint.type.type));
     });
   }
@@ -244,11 +240,7 @@ export function createApp(deps: AppDeps): Hono {
           rejected(problem("validation-failed", "See errors for each attribute", event.errors)),
         );
       }
-      const validated = inSpanSync(
-        "validate",
-        traceOf(c),
-        () => validateEnvelope(registry, event.body),
-      );
+      const validated = validateEnvelope(registry, event.body);
       const caller = callerOf(c);
       const origin = {
         ...caller,
@@ -265,7 +257,7 @@ export function createApp(deps: AppDeps): Hono {
     }
     return respond(
       await publishValidated(
-        inSpanSync("validate", traceOf(c), () => validateEnvelope(registry, read.body)),
+        validateEnvelope(registry, read.body),
         callerOf(c),
         typeLabel(read.body),
       ),

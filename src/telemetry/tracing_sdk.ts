@@ -10,6 +10,7 @@
  * @module
  */
 import { propagation, trace } from "@opentelemetry/api";
+import { PooledIdGenerator } from "./id_generator.ts";
 import { recordSpans, sampleRoots } from "./tracing.ts";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -62,6 +63,7 @@ export function startTracing(
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": settings.serviceName }),
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    idGenerator: new PooledIdGenerator(),
     spanProcessors: [
       new BatchSpanProcessor({
         exporter: new OTLPTraceExporter({
