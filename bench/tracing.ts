@@ -2,7 +2,8 @@
  * The cost of tracing on the publish path: `POST /v1/identifications` at
  * concurrency 64 on gateways alike but for tracing (off; the OpenTelemetry
  * SDK sampling 10% and 100% of new traces; Deno's built-in OpenTelemetry),
- * each exporting OTLP for real to a local sink. The gateways run at once and
+ * each exporting OTLP for real to a local sink, and a second gateway with
+ * tracing off whose "cost" shows the noise of the run. The gateways run at once and
  * their runs are interleaved (`interleaved.ts`); the cost is judged on the
  * gateway's CPU time per publish.
  *
@@ -23,6 +24,7 @@ export const TRACING_RUN_NAMES = {
   off: "off",
   sampled10: "SDK, 10% sampled",
   sampled100: "SDK, 100% sampled",
+  control: "off, a second gateway (the noise)",
 } as const;
 
 /** How spans are exported in each tracing run (to `sink`, a local OTLP/HTTP receiver). */
@@ -36,6 +38,9 @@ const TRACING_RUNS: Record<string, (sink: string) => Record<string, string>> = {
     TASTESYNC_TRACING_ENDPOINT: sink,
     TASTESYNC_TRACING_SAMPLE_RATIO: "1",
   }),
+  // Alike to the first: its "cost" is what two identical gateways differ by in the same run, the
+  // noise against which the others' costs are read (10-20% apart on a shared 2-core machine).
+  [TRACING_RUN_NAMES.control]: () => ({}),
   "Deno built-in (OTEL_DENO), 100%": (sink) => ({
     OTEL_DENO: "true",
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
