@@ -29,7 +29,7 @@ export interface BenchReport {
     bytesPerConnection: number;
     replayEventsPerSecond: number;
   };
-  /** Publish events/s at c=64 by tracing setting. */
+  /** Publish events/s at c=64 by backend and tracing setting (`<backend>: <setting>`). */
   tracing: Record<string, number>;
   /** Publish events/s at c=64 by backend and credential. */
   auth: Record<string, { none: number; apiKey: number; jwt: number }>;

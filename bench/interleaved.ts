@@ -28,8 +28,8 @@ export async function cpuSeconds(pid: number): Promise<number> {
 export interface Contender {
   /** Its name in the results. */
   name: string;
-  /** The running gateway. */
-  gateway: GatewayProcess;
+  /** The running gateway, or a baseline server that answers the same `POST`. */
+  gateway: Pick<GatewayProcess, "url" | "pid">;
   /** The `Authorization` header of each publish, if any. */
   authorization?: string;
 }

@@ -7,7 +7,9 @@
  * flight), so the clients are compared in the same run. Then the gateway's
  * `POST /v1/identifications` on the embedded and the Kafka backends at
  * concurrency 1, 16 and 64 (wrk), and at a fixed 2,000 events/s (open loop).
- * Each figure is the median of BENCH_REPEATS runs of BENCH_SECONDS.
+ * Each figure is the median of BENCH_REPEATS runs of BENCH_SECONDS. The
+ * embedded gateway's target against the bare Hono + zod handler is judged on
+ * the two running at once, their runs interleaved.
  *
  * Subscriptions: POST-to-WebSocket latency at 1,000 events/s on the durable
  * (Kafka) and live (NATS) lanes, fan-out deliveries/s to 1,000 subscribers,
@@ -37,6 +39,7 @@ import {
   memoryPerConnection,
   REPLAY_TARGET_EVENTS_PER_SECOND,
 } from "./subscribe.ts";
+import { interleaved, type Standing } from "./interleaved.ts";
 import { BODY, median, NO_PUBLISH_LIMIT, type Run, wrk as runWrk } from "./wrk.ts";
 import type { BenchReport } from "./capacity.ts";
 
@@ -94,8 +97,15 @@ async function repeat(fn: () => Promise<Run>): Promise<Run> {
   return medianRun(runs);
 }
 
-/** Requests/s at c=64 of the baseline server `script` (it listens on the port it is given). */
-async function baseline(script: string, path: string, post: boolean): Promise<number> {
+/** A running baseline server: its URL and process, and how to stop it. */
+interface BaselineServer {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the baseline server `script` (it listens on the port it is given). */
+async function startBaseline(script: string): Promise<BaselineServer> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const server = new Deno.Command(Deno.execPath(), {
     args: [
@@ -111,11 +121,48 @@ async function baseline(script: string, path: string, post: boolean): Promise<nu
   }).spawn();
   const reader = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
   await reader.read();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: server.pid,
+    async stop() {
+      server.kill();
+      await server.status;
+    },
+  };
+}
+
+/** Requests/s at c=64 of the baseline server `script`. */
+async function baseline(script: string, path: string, post: boolean): Promise<number> {
+  const server = await startBaseline(script);
   try {
-    return (await repeat(() => wrk(`http://127.0.0.1:${port}${path}`, 64, post))).rate;
+    return (await repeat(() => wrk(`${server.url}${path}`, 64, post))).rate;
   } finally {
-    server.kill();
-    await server.status;
+    await server.stop();
+  }
+}
+
+/**
+ * The embedded gateway's publish at c=64 against the bare Hono + zod handler,
+ * both running at once and their runs interleaved: the median per round of
+ * the gateway's events/s over the handler's requests/s. Measured minutes
+ * apart, as the table's ratios are, the two saw different machines: the
+ * handler's figure alone swung from 32,696 to 86,200 requests/s between runs
+ * of this benchmark.
+ */
+async function embeddedBesideBaseline(): Promise<Standing> {
+  const server = await startBaseline("hono_zod_server.ts");
+  const dir = await Deno.makeTempDir({ prefix: "tastesync-bench-" });
+  const gateway = await startGateway({ TASTESYNC_DATA_DIR: dir, ...NO_PUBLISH_LIMIT });
+  try {
+    const standings = await interleaved([
+      { name: "baseline", gateway: server },
+      { name: "embedded", gateway },
+    ], { seconds: SECONDS, repeats: REPEATS });
+    return standings.get("embedded")!;
+  } finally {
+    await gateway.stop();
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -271,10 +318,12 @@ check(
   k ? (k.get("c=64")!.rate / raw).toFixed(3) : "-",
 );
 const e = all.get("embedded")!;
+const beside = await embeddedBesideBaseline();
 check(
-  "embedded c=64 >= 0.40 of the bare Hono + zod handler",
-  e.get("c=64")!.rate / honoZod >= 0.40,
-  (e.get("c=64")!.rate / honoZod).toFixed(3),
+  "embedded c=64 >= 0.40 of the bare Hono + zod handler (interleaved, median per round)",
+  beside.rateRatio >= 0.40,
+  `${beside.rateRatio.toFixed(3)} (${fmt(beside.rate)} events/s; ` +
+    `${(e.get("c=64")!.rate / honoZod).toFixed(3)} against the baseline measured first)`,
 );
 check(
   "embedded >= 15,000 events/s (c=64)",
@@ -350,22 +399,31 @@ check(
   fmt(memory.bytesPerConnection / 1024, 1) + " KiB",
 );
 
-console.log("\ntracing: publish c=64, runs interleaved; cost judged on CPU per publish");
-const traced = await tracingCost(tracingEnv(kafkaUp), { seconds: SECONDS, repeats: REPEATS });
-for (const line of tracingLines(traced, kafkaUp ? "kafka" : "embedded")) console.log(line);
-const costOf = (name: string) => 1 - traced.get(name)!.cpuRatio;
-const cost10 = costOf(TRACING_RUN_NAMES.sampled10);
-const cost100 = costOf(TRACING_RUN_NAMES.sampled100);
-check(
-  "tracing at 10% costs <= 10% (CPU per publish)",
-  cost10 <= TRACING_TARGETS.sampled10,
-  `${(cost10 * 100).toFixed(1)}%`,
+console.log(
+  "\ntracing: publish c=64, runs interleaved; cost judged on CPU per publish, on each backend",
 );
-check(
-  "tracing at 100% costs <= 25% (CPU per publish)",
-  cost100 <= TRACING_TARGETS.sampled100,
-  `${(cost100 * 100).toFixed(1)}%`,
-);
+/** Each backend's tracing runs: on the embedded log a publish costs the least, so tracing the most. */
+const traced = new Map<string, Map<string, Standing>>();
+for (const kafka of kafkaUp ? [false, true] : [false]) {
+  const backend = kafka ? "kafka" : "embedded";
+  const runs = await tracingCost(tracingEnv(kafka), { seconds: SECONDS, repeats: REPEATS });
+  traced.set(backend, runs);
+  for (const line of tracingLines(runs, backend)) console.log(line);
+  const costOf = (name: string) => 1 - runs.get(name)!.cpuRatio;
+  const noise = `${(costOf(TRACING_RUN_NAMES.control) * 100).toFixed(1)}% for tracing off`;
+  for (
+    const [name, target, label] of [
+      [TRACING_RUN_NAMES.sampled10, TRACING_TARGETS.sampled10, "10%"],
+      [TRACING_RUN_NAMES.sampled100, TRACING_TARGETS.sampled100, "100%"],
+    ] as const
+  ) {
+    check(
+      `${backend}: tracing at ${label} costs <= ${target * 100}% (CPU per publish)`,
+      costOf(name) <= target,
+      `${(costOf(name) * 100).toFixed(1)}% (noise of the run: ${noise})`,
+    );
+  }
+}
 
 console.log(
   "\nauthentication: publish c=64, runs interleaved; events/s medians, ratios the median per round",
@@ -419,7 +477,11 @@ if (jsonAt >= 0) {
       bytesPerConnection: memory.bytesPerConnection,
       replayEventsPerSecond: replay.eventsPerSecond,
     },
-    tracing: Object.fromEntries([...traced].map(([name, { rate }]) => [name, rate])),
+    tracing: Object.fromEntries(
+      [...traced].flatMap(([backend, runs]) =>
+        [...runs].map(([name, { rate }]) => [`${backend}: ${name}`, rate])
+      ),
+    ),
     auth: Object.fromEntries(authRuns.map(([name, r]) => [name, r])),
   };
   await Deno.writeTextFile(Deno.args[jsonAt + 1], JSON.stringify(report, null, 2) + "\n");
