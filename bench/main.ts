@@ -16,8 +16,9 @@
  * and resident memory per idle connection with 10,000 connections open
  * (BENCH_CONNECTIONS).
  *
- * Then the cost of tracing, and of authentication: publish at c=64 without
- * credentials, with an API key and with an ES256 JWT (`auth.ts`).
+ * Then the cost of tracing on each backend (`tracing.ts`), and of
+ * authentication: publish at c=64 without credentials, with an API key and
+ * with an ES256 JWT (`auth.ts`).
  */
 import { Producer, stringSerializers } from "@platformatic/kafka";
 import { Kafka, logLevel } from "kafkajs";
