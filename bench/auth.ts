@@ -20,7 +20,7 @@ import {
   TEST_AUDIENCE,
   TEST_ISSUER,
 } from "../testing/tokens.ts";
-import { interleaved, type InterleavedOptions } from "./interleaved.ts";
+import { comparisonOptions, interleaved, type InterleavedOptions } from "./interleaved.ts";
 import { NO_PUBLISH_LIMIT } from "./wrk.ts";
 
 /** Throughput wanted with a credential, as a share of the throughput without. */
@@ -115,10 +115,7 @@ if (import.meta.main) {
     hostname: "127.0.0.1",
     port: Number(KAFKA_BROKERS.split(",")[0].split(":")[1]),
   }).then((c) => (c.close(), true), () => false);
-  const options = {
-    seconds: Number(Deno.env.get("BENCH_SECONDS") ?? 5),
-    repeats: Number(Deno.env.get("BENCH_REPEATS") ?? 3),
-  };
+  const options = comparisonOptions();
   for (const [name, env] of authBackends(kafka)) {
     const r = await authCost(env, options);
     console.log(

@@ -42,6 +42,25 @@ export interface InterleavedOptions {
   repeats: number;
 }
 
+/** Seconds per run of a comparison, unless `BENCH_COMPARE_SECONDS` says otherwise. */
+export const DEFAULT_COMPARE_SECONDS = 2;
+/** Runs of each contender in a comparison, unless `BENCH_COMPARE_ROUNDS` says otherwise. */
+export const DEFAULT_COMPARE_ROUNDS = 15;
+
+/**
+ * How comparisons run: many short rounds. Four identical embedded gateways,
+ * interleaved, differed in CPU per publish by up to 21% over 3 rounds of 5 s
+ * and by at most 8% over 15 rounds of 2 s, on a shared 2-core machine.
+ */
+export function comparisonOptions(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): InterleavedOptions {
+  return {
+    seconds: Number(env.BENCH_COMPARE_SECONDS ?? DEFAULT_COMPARE_SECONDS),
+    repeats: Number(env.BENCH_COMPARE_ROUNDS ?? DEFAULT_COMPARE_ROUNDS),
+  };
+}
+
 /** A contender's figures: medians, and its ratios to the first contender. */
 export interface Standing {
   /** Median events/s. */

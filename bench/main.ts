@@ -9,7 +9,9 @@
  * concurrency 1, 16 and 64 (wrk), and at a fixed 2,000 events/s (open loop).
  * Each figure is the median of BENCH_REPEATS runs of BENCH_SECONDS. The
  * embedded gateway's target against the bare Hono + zod handler is judged on
- * the two running at once, their runs interleaved.
+ * the two running at once, their runs interleaved, as are the costs of
+ * tracing and authentication: BENCH_COMPARE_ROUNDS rounds of
+ * BENCH_COMPARE_SECONDS (`interleaved.ts`).
  *
  * Subscriptions: POST-to-WebSocket latency at 1,000 events/s on the durable
  * (Kafka) and live (NATS) lanes, fan-out deliveries/s to 1,000 subscribers,
@@ -40,7 +42,7 @@ import {
   memoryPerConnection,
   REPLAY_TARGET_EVENTS_PER_SECOND,
 } from "./subscribe.ts";
-import { interleaved, type Standing } from "./interleaved.ts";
+import { comparisonOptions, interleaved, type Standing } from "./interleaved.ts";
 import { BODY, median, NO_PUBLISH_LIMIT, type Run, wrk as runWrk } from "./wrk.ts";
 import type { BenchReport } from "./capacity.ts";
 
@@ -158,7 +160,7 @@ async function embeddedBesideBaseline(): Promise<Standing> {
     const standings = await interleaved([
       { name: "baseline", gateway: server },
       { name: "embedded", gateway },
-    ], { seconds: SECONDS, repeats: REPEATS });
+    ], comparisonOptions());
     return standings.get("embedded")!;
   } finally {
     await gateway.stop();
@@ -407,7 +409,7 @@ console.log(
 const traced = new Map<string, Map<string, Standing>>();
 for (const kafka of kafkaUp ? [false, true] : [false]) {
   const backend = kafka ? "kafka" : "embedded";
-  const runs = await tracingCost(tracingEnv(kafka), { seconds: SECONDS, repeats: REPEATS });
+  const runs = await tracingCost(tracingEnv(kafka), comparisonOptions());
   traced.set(backend, runs);
   for (const line of tracingLines(runs, backend)) console.log(line);
   const costOf = (name: string) => 1 - runs.get(name)!.cpuRatio;
@@ -434,7 +436,7 @@ console.log(
 );
 const authRuns: [string, AuthCost][] = [];
 for (const [name, env] of authBackends(kafkaUp)) {
-  const r = await authCost(env, { seconds: SECONDS, repeats: REPEATS });
+  const r = await authCost(env, comparisonOptions());
   authRuns.push([name, r]);
   console.log(
     `${name.padEnd(9)} ${fmt(r.none).padStart(13)} ${fmt(r.apiKey).padStart(17)} ${

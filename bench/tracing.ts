@@ -13,7 +13,12 @@
  * @module
  */
 import { KAFKA_BROKERS, startGateway, uniqueTopic } from "../testing/harness.ts";
-import { interleaved, type InterleavedOptions, type Standing } from "./interleaved.ts";
+import {
+  comparisonOptions,
+  interleaved,
+  type InterleavedOptions,
+  type Standing,
+} from "./interleaved.ts";
 import { NO_PUBLISH_LIMIT } from "./wrk.ts";
 
 /** Most CPU per publish that tracing may add, by sampling ratio. */
@@ -109,9 +114,6 @@ if (import.meta.main) {
     hostname: "127.0.0.1",
     port: Number(KAFKA_BROKERS.split(",")[0].split(":")[1]),
   }).then((c) => (c.close(), true), () => false);
-  const traced = await tracingCost(tracingEnv(kafka), {
-    seconds: Number(Deno.env.get("BENCH_SECONDS") ?? 5),
-    repeats: Number(Deno.env.get("BENCH_REPEATS") ?? 3),
-  });
+  const traced = await tracingCost(tracingEnv(kafka), comparisonOptions());
   for (const line of tracingLines(traced, kafka ? "kafka" : "embedded")) console.log(line);
 }
