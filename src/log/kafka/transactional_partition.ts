@@ -71,6 +71,15 @@ export interface TransactionalPartitionOptions extends KafkaConnection {
   transactionTimeoutMs: number;
 }
 
+/** A write whose producer was replaced ({@linkcode PartitionTransactions.reset}) while it ran. */
+export class AbandonedTransactionError extends Error {
+  /** The write was given up: its transaction is aborted. */
+  constructor() {
+    super("The transaction was abandoned: its producer was replaced");
+    this.name = "AbandonedTransactionError";
+  }
+}
+
 /** The error chain of a `@platformatic/kafka` failure includes the Kafka error `id`. */
 function hasKafkaError(error: unknown, id: string): boolean {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; depth++) {
@@ -98,13 +107,17 @@ export class TransactionalPartition implements PartitionTransactions {
 
   async write(messages: readonly PartitionMessage[]): Promise<bigint> {
     const { topic, partition } = this.#options;
+    const producer = this.#producer;
     const begun = this.#next ?? this.#begin();
     this.#next = undefined;
     const transaction = await begun;
+    // Reset meanwhile: this transaction is abandoned, and the state belongs to the new producer.
+    if (this.#producer !== producer) throw new AbandonedTransactionError();
     this.#open = transaction;
     const result = await transaction.send({
       messages: messages.map((m) => ({ topic, partition, ...m })),
     });
+    if (this.#producer !== producer) throw new AbandonedTransactionError();
     const base = result.offsets?.find((o) => o.topic === topic && o.partition === partition)
       ?.offset;
     if (base === undefined || base < 0n) {
