@@ -11,14 +11,25 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import type { MachineLoad } from "./machine.ts";
 import type { Run } from "./wrk.ts";
 
 /** What `deno task bench -- --json FILE` writes. */
 export interface BenchReport {
   /** CPU cores of the machine the bench ran on. */
   cores: number;
-  /** Requests (or messages) per second of the baselines. */
-  baselines: { hello: number; honoZod: number; kafkaRaw: number };
+  /**
+   * Requests (or messages) per second of the baselines; and the milliseconds
+   * of one Kafka transaction of one record, one after another (the floor of a
+   * publish on Kafka), in reports that have it.
+   */
+  baselines: {
+    hello: number;
+    honoZod: number;
+    kafkaRaw: number;
+    kafkaTransactionP50Ms?: number;
+    kafkaTransactionP99Ms?: number;
+  };
   /** Gateway publish runs by backend, then by load (`c=1`, `c=16`, `c=64`, `2000/s`). */
   publish: Record<string, Record<string, Run>>;
   /** Subscription figures. */
@@ -33,6 +44,8 @@ export interface BenchReport {
   tracing: Record<string, number>;
   /** Publish events/s at c=64 by backend and credential. */
   auth: Record<string, { none: number; apiKey: number; jwt: number }>;
+  /** Share of the cores busy, and stolen by the hypervisor, during each section (in reports that have it). */
+  machine?: Record<string, MachineLoad>;
 }
 
 /** One load scenario: how many guests, and how they arrive. */

@@ -44,7 +44,10 @@ import {
   REPLAY_TARGET_EVENTS_PER_SECOND,
 } from "./subscribe.ts";
 import { comparisonOptions, interleaved, type Standing } from "./interleaved.ts";
-import { BODY, median, NO_PUBLISH_LIMIT, type Run, wrk as runWrk } from "./wrk.ts";
+import { bodyFor, median, NO_PUBLISH_LIMIT, quantile, type Run, wrk as runWrk } from "./wrk.ts";
+import { formatLoad, type MachineLoad, machineSampler } from "./machine.ts";
+import { parseConfig } from "../src/config.ts";
+import { TransactionalPartition } from "../src/log/kafka/transactional_partition.ts";
 import type { BenchReport } from "./capacity.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
@@ -73,13 +76,18 @@ async function fixedRate(url: string, rate: number): Promise<Run> {
   const perTick = rate * tickMs / 1000;
   const inFlight: Promise<void>[] = [];
   const start = performance.now();
+  let sent = 0;
   for (let tick = 0; tick * tickMs < SECONDS * 1000; tick++) {
     const due = start + tick * tickMs;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     for (let i = 0; i < perTick; i++) {
       inFlight.push(
-        fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: BODY })
+        fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: bodyFor(sent++),
+        })
           .then(async (res) => {
             await res.body?.cancel();
             if (res.status === 202) latencies.push(performance.now() - due);
@@ -90,8 +98,7 @@ async function fixedRate(url: string, rate: number): Promise<Run> {
   }
   await Promise.all(inFlight);
   latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  const at = (q: number) => quantile(latencies, q);
   return { rate: latencies.length / SECONDS, p50: at(0.5), p99: at(0.99), p999: at(0.999), failed };
 }
 
@@ -196,9 +203,49 @@ async function sendRate(
   return median(rates);
 }
 
+/**
+ * Milliseconds per transaction of one record, written one after another on
+ * partition 0 of `topic` with the gateway's own {@linkcode TransactionalPartition}
+ * and default Kafka settings, no HTTP: the floor of a publish's latency on
+ * Kafka. Each is three round trips (AddPartitionsToTxn, Produce, EndTxn), and
+ * the next one's AddPartitionsToTxn is refused with CONCURRENT_TRANSACTIONS
+ * until the previous commit's markers are written. Median and p99 of the
+ * transactions of SECONDS.
+ */
+async function transactionFloor(topic: string): Promise<{ p50: number; p99: number }> {
+  const k = parseConfig(undefined, {}).kafka;
+  const partition = new TransactionalPartition({
+    brokers: KAFKA_BROKERS.split(","),
+    clientId: "bench-raw",
+    connectionTimeoutMs: k.connection_timeout_ms,
+    requestTimeoutMs: k.request_timeout_ms,
+    retries: k.retries,
+    initialRetryMs: k.initial_retry_ms,
+    topic,
+    partition: 0,
+    transactionalId: `bench-raw-${crypto.randomUUID()}`,
+    transactionTimeoutMs: k.publish_timeout_ms,
+  });
+  const value = JSON.stringify({ data: CUSTOMER_IDENTIFIED.versions.v1.example });
+  const times: number[] = [];
+  try {
+    const end = performance.now() + SECONDS * 1000;
+    for (let i = 0; performance.now() < end; i++) {
+      const start = performance.now();
+      await partition.write([{ key: `cust${i % 1000}`, value, headers: {} }]);
+      await partition.commit();
+      if (i > 0) times.push(performance.now() - start); // the first one connects
+    }
+  } finally {
+    await partition.close();
+  }
+  times.sort((a, b) => a - b);
+  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+}
+
 async function kafkaBaseline(
   batchSize: number,
-): Promise<{ kafkajs: number; platformatic: number }> {
+): Promise<{ kafkajs: number; platformatic: number; transaction: { p50: number; p99: number } }> {
   const kafka = new Kafka({
     clientId: "bench-raw",
     brokers: KAFKA_BROKERS.split(","),
@@ -230,9 +277,10 @@ async function kafkaBaseline(
     (messages) => platformaticProducer.send({ messages: messages.map((m) => ({ ...m, topic })) }),
   );
   await platformaticProducer.close();
+  const transaction = await transactionFloor(topic);
   await admin.deleteTopics({ topics: [topic] }).catch(() => {});
   await admin.disconnect();
-  return { kafkajs, platformatic };
+  return { kafkajs, platformatic, transaction };
 }
 
 async function gatewayRuns(env: Record<string, string>): Promise<Map<string, Run>> {
@@ -249,6 +297,20 @@ async function gatewayRuns(env: Record<string, string>): Promise<Map<string, Run
   return results;
 }
 
+/** The machine's load during each section, by name (printed, and in `--json`). */
+const machine: Record<string, MachineLoad> = {};
+
+/** Starts the section `name`: the returned function prints and keeps the machine's load since. */
+async function section(name: string): Promise<() => Promise<void>> {
+  const sample = await machineSampler();
+  return async () => {
+    const load = await sample();
+    if (!load) return;
+    machine[name] = load;
+    console.log(`  (${name}: ${formatLoad(load)})`);
+  };
+}
+
 const kafkaUp = await Deno.connect({
   hostname: "127.0.0.1",
   port: Number(KAFKA_BROKERS.split(",")[0].split(":")[1]),
@@ -257,19 +319,32 @@ const kafkaUp = await Deno.connect({
 console.log(
   `TasteSync publish benchmark: ${SECONDS}s x ${REPEATS} repeats (median), ${navigator.hardwareConcurrency} cores`,
 );
+const baselinesDone = await section("baselines");
 const hello = await baseline("hello_server.ts", "/", false);
 console.log(`baseline  Deno.serve hello world, wrk c=64          ${fmt(hello)} req/s`);
 // The HTTP + validation limit: the same schema, no log. The gateway's publish is measured against it.
 const honoZod = await baseline("hono_zod_server.ts", "/v1/identifications", true);
 console.log(`baseline  bare Hono + zod handler, wrk c=64         ${fmt(honoZod)} req/s`);
-const clients = kafkaUp ? await kafkaBaseline(64) : { kafkajs: NaN, platformatic: NaN };
-for (const [name, rate] of Object.entries(clients)) {
+const clients = kafkaUp
+  ? await kafkaBaseline(64)
+  : { kafkajs: NaN, platformatic: NaN, transaction: { p50: NaN, p99: NaN } };
+for (const name of ["kafkajs", "platformatic"] as const) {
   console.log(
     `baseline  ${name.padEnd(12)} x64, acks=all, idempotent  ${
-      kafkaUp ? fmt(rate) + " msg/s" : "skipped: no broker"
+      kafkaUp ? fmt(clients[name]) + " msg/s" : "skipped: no broker"
     }`,
   );
 }
+console.log(
+  `baseline  transactions of 1 record, one after another  ${
+    kafkaUp
+      ? `p50 ${fmt(clients.transaction.p50, 2)} ms, p99 ${
+        fmt(clients.transaction.p99, 2)
+      } ms (the floor of a Kafka publish)`
+      : "skipped: no broker"
+  }`,
+);
+await baselinesDone();
 // The gateway's Kafka client is the raw baseline it is measured against.
 const raw = clients.platformatic;
 
@@ -288,6 +363,7 @@ console.log(
   "\nbackend   load      events/s    p50 ms   p99 ms  p99.9 ms  failed  vs hono+zod  vs raw kafka",
 );
 for (const [name, env] of backends) {
+  const done = await section(`publish, ${name}`);
   const runs = await gatewayRuns(env);
   all.set(name, runs);
   for (const [load, r] of runs) {
@@ -301,6 +377,7 @@ for (const [name, env] of backends) {
       }`,
     );
   }
+  await done();
 }
 await Deno.remove(dataDir, { recursive: true });
 
@@ -324,7 +401,9 @@ check(
   k ? (k.get("c=64")!.rate / raw).toFixed(3) : "-",
 );
 const e = all.get("embedded")!;
+const besideDone = await section("embedded beside its baseline");
 const beside = await embeddedBesideBaseline();
+await besideDone();
 check(
   "embedded c=64 >= 0.40 of the bare Hono + zod handler (interleaved, median per round)",
   beside.rateRatio >= 0.40,
@@ -345,6 +424,7 @@ const streamingEnv: Record<string, string> = kafkaUp
     TASTESYNC_KAFKA_TOPIC: uniqueTopic("bench-sub"),
   }
   : { TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-bench-" }) };
+const lanesDone = await section("lanes");
 const lanes = await deliveryLatency(streamingEnv, 1000, SECONDS);
 for (const [lane, r] of Object.entries(lanes)) {
   console.log(
@@ -353,12 +433,15 @@ for (const [lane, r] of Object.entries(lanes)) {
     } ms (${r.received}/${r.sent} received)`,
   );
 }
+await lanesDone();
+const fanDone = await section("fan-out");
 const fan = await fanOut(streamingEnv, 1000, 200);
 console.log(
   `fan-out, 200 events to 1,000 WebSocket subscribers: ${
     fmt(fan.deliveriesPerSecond)
   } deliveries/s (gateway CPU ${fmt(fan.gatewayBusy * 100)}% of a core)`,
 );
+await fanDone();
 const connections = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 10_000);
 const memory = await memoryPerConnection(
   { TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-bench-" }) },
@@ -372,10 +455,12 @@ console.log(
 const replayEnv: Record<string, string> = kafkaUp
   ? { ...streamingEnv, TASTESYNC_KAFKA_TOPIC: uniqueTopic("bench-replay") }
   : { TASTESYNC_DATA_DIR: await Deno.makeTempDir({ prefix: "tastesync-bench-" }) };
+const replayDone = await section("replay");
 const replay = await backlogReplay(replayEnv, 100_000);
 console.log(
   `replay, 100,000-event backlog over one WebSocket: ${fmt(replay.eventsPerSecond)} events/s`,
 );
+await replayDone();
 
 console.log("\nsubscription targets");
 const kafkaLanes = kafkaUp ? lanes : undefined;
@@ -412,9 +497,11 @@ console.log(
 const traced = new Map<string, Map<string, Standing>>();
 for (const kafka of kafkaUp ? [false, true] : [false]) {
   const backend = kafka ? "kafka" : "embedded";
+  const done = await section(`tracing, ${backend}`);
   const runs = await tracingCost(tracingEnv(kafka), comparisonOptions());
   traced.set(backend, runs);
   for (const line of tracingLines(runs, backend)) console.log(line);
+  await done();
   const costOf = (name: string) => 1 - runs.get(name)!.cpuRatio;
   const noise = `${(costOf(TRACING_RUN_NAMES.control) * 100).toFixed(1)}% for tracing off`;
   for (
@@ -439,6 +526,7 @@ console.log(
 );
 const authRuns: [string, AuthCost][] = [];
 for (const [name, env] of authBackends(kafkaUp)) {
+  const done = await section(`authentication, ${name}`);
   const r = await authCost(env, comparisonOptions());
   authRuns.push([name, r]);
   console.log(
@@ -448,6 +536,7 @@ for (const [name, env] of authBackends(kafkaUp)) {
       r.apiKeyCpuRatio.toFixed(3)
     }, ${r.jwtCpuRatio.toFixed(3)}`,
   );
+  await done();
 }
 // Judged on CPU per publish: on a shared machine the wall-clock ratios swing by +-10% (a control
 // run of three identical gateways), more than the cost being measured.
@@ -472,7 +561,13 @@ const jsonAt = Deno.args.indexOf("--json");
 if (jsonAt >= 0) {
   const report: BenchReport = {
     cores: navigator.hardwareConcurrency,
-    baselines: { hello, honoZod, kafkaRaw: raw },
+    baselines: {
+      hello,
+      honoZod,
+      kafkaRaw: raw,
+      kafkaTransactionP50Ms: clients.transaction.p50,
+      kafkaTransactionP99Ms: clients.transaction.p99,
+    },
     publish: Object.fromEntries(
       [...all].map(([backend, runs]) => [backend, Object.fromEntries(runs)]),
     ),
@@ -489,6 +584,7 @@ if (jsonAt >= 0) {
       ),
     ),
     auth: Object.fromEntries(authRuns.map(([name, r]) => [name, r])),
+    machine,
   };
   await Deno.writeTextFile(Deno.args[jsonAt + 1], JSON.stringify(report, null, 2) + "\n");
   console.log(`\nwrote ${Deno.args[jsonAt + 1]}`);

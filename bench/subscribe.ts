@@ -7,13 +7,10 @@
  * Run alone (`deno run -A bench/subscribe.ts`), it measures the backlog replay
  * on the embedded log and prints it against its target.
  */
-import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 import { startGateway } from "../testing/harness.ts";
 import type { FanOutShare } from "./fan_out_worker.ts";
 import { cpuSeconds } from "./interleaved.ts";
-
-const BODY = (i: number) =>
-  JSON.stringify({ ...CUSTOMER_IDENTIFIED.versions.v1.example, customer_id: `cust${i % 500}` });
+import { bodyFor, quantile } from "./wrk.ts";
 
 /** Opens a WebSocket and resolves once its `ready` frame arrives. */
 function openSocket(
@@ -34,9 +31,6 @@ function openSocket(
     ws.onerror = () => reject(new Error("WebSocket failed"));
   });
 }
-
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 /** Latency from sending the POST to receiving the event on each lane, at `rate` events/s. */
 export async function deliveryLatency(
@@ -70,7 +64,7 @@ export async function deliveryLatency(
         fetch(`${gateway.url}/v1/identifications`, {
           method: "POST",
           headers: { "content-type": "application/json", "idempotency-key": id },
-          body: BODY(i),
+          body: bodyFor(i),
         }).then((r) => r.body?.cancel()),
       );
     }
@@ -145,7 +139,7 @@ export async function fanOut(
       const batch = Array.from({ length: Math.min(500, events - i) }, (_, j) => ({
         event_type: "CustomerIdentified",
         version: "v1",
-        data: JSON.parse(BODY(i + j)),
+        data: JSON.parse(bodyFor(i + j)),
       }));
       const res = await fetch(`${gateway.url}/v1/events/batch`, {
         method: "POST",
@@ -231,7 +225,7 @@ export async function backlogReplay(
         const batch = Array.from({ length: Math.min(500, events - from) }, (_, j) => ({
           event_type: "CustomerIdentified",
           version: "v1",
-          data: JSON.parse(BODY(from + j)),
+          data: JSON.parse(bodyFor(from + j)),
         }));
         const res = await fetch(`${gateway.url}/v1/events/batch`, {
           method: "POST",

@@ -7,8 +7,22 @@
  */
 import { CUSTOMER_IDENTIFIED } from "../src/events/customer_identified.ts";
 
-/** The body every POST sends. */
-export const BODY = JSON.stringify(CUSTOMER_IDENTIFIED.versions.v1.example);
+/** The body of a POST, for the example's customer (`post.lua` sends it for each customer). */
+const BODY = JSON.stringify(CUSTOMER_IDENTIFIED.versions.v1.example);
+/**
+ * Customers the benchmark's publishes name in turn, unless `BENCH_CUSTOMERS`
+ * says otherwise: the partition key is the customer, so with one customer
+ * every event would go to one partition, as no real restaurant's guests do.
+ */
+export const CUSTOMERS = Number(Deno.env.get("BENCH_CUSTOMERS") ?? 500);
+
+/** The body of the `i`-th publish: the example, for customer `cust<i mod CUSTOMERS>`. */
+export function bodyFor(i: number): string {
+  return JSON.stringify({
+    ...CUSTOMER_IDENTIFIED.versions.v1.example,
+    customer_id: `cust${i % CUSTOMERS}`,
+  });
+}
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /**
@@ -46,7 +60,11 @@ export async function wrk(url: string, connections: number, options: WrkOptions)
   if (options.post) args.push("-s", `${ROOT}bench/post.lua`);
   const out = await new Deno.Command("wrk", {
     args: [...args, url],
-    env: { BENCH_BODY: BODY, BENCH_AUTHORIZATION: options.authorization ?? "" },
+    env: {
+      BENCH_BODY: BODY,
+      BENCH_CUSTOMERS: String(CUSTOMERS),
+      BENCH_AUTHORIZATION: options.authorization ?? "",
+    },
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   if (!options.post) {
@@ -65,6 +83,11 @@ export async function wrk(url: string, connections: number, options: WrkOptions)
     p999: s.p999_us / 1000,
     failed: s.non2xx + s.socket_errors,
   };
+}
+
+/** The `q` quantile (0-1) of `sorted`, ascending: the value at rank `floor(q * n)`. */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 /** The median of `xs` (the upper one of an even count). */
