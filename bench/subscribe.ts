@@ -32,7 +32,18 @@ function openSocket(
   });
 }
 
-/** Latency from sending the POST to receiving the event on each lane, at `rate` events/s. */
+/**
+ * Seconds of publishing at the rate before {@linkcode deliveryLatency} measures: a fresh gateway's
+ * first seconds (JIT, connections, each lane's first transactions) are its slowest, as the table's
+ * throughput runs warm up too. In six series of 3 s rounds at 1,000/s (fresh gateways), the first
+ * round's durable p99 was the highest in four, 1.6-3.4 times the median of the later rounds.
+ */
+export const LANES_WARM_UP_SECONDS = 2;
+
+/**
+ * Latency from sending the POST to receiving the event on each lane, at `rate` events/s, after
+ * {@linkcode LANES_WARM_UP_SECONDS} of warm-up.
+ */
 export async function deliveryLatency(
   env: Record<string, string>,
   rate: number,
@@ -53,13 +64,14 @@ export async function deliveryLatency(
   try {
     const posts: Promise<void>[] = [];
     const start = performance.now();
+    const warmUp = rate * LANES_WARM_UP_SECONDS;
     const total = rate * seconds;
-    for (let i = 0; i < total; i++) {
+    for (let i = 0; i < warmUp + total; i++) {
       const due = start + (i * 1000) / rate;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       const id = `lat-${crypto.randomUUID()}`;
-      sentAt.set(id, performance.now());
+      if (i >= warmUp) sentAt.set(id, performance.now());
       posts.push(
         fetch(`${gateway.url}/v1/identifications`, {
           method: "POST",
