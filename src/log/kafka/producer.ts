@@ -152,8 +152,8 @@ export type PartitionFactory = (partition: number, lane: number) => PartitionTra
  * A partition's lanes take turns: records go to the idle lane that finished
  * its last transaction longest ago, and a lane that just committed hands the
  * records waiting to an idle lane rather than writing them itself. Only
- * healthy lanes take turns (their last write did not fail): after a fault the
- * lane that failed last, whose new producer is furthest along, writes first. A
+ * healthy lanes take turns (their last write did not fail); with no healthy
+ * lane idle, the first idle lane writes, as before the lanes took turns. A
  * producer's next transaction is refused with CONCURRENT_TRANSACTIONS until
  * the coordinator has written its last commit's markers, and its retry costs
  * more than the transaction: one after another on one producer, transactions
