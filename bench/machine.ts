@@ -59,7 +59,7 @@ export function loadBetween(before: CpuTimes, after: CpuTimes): MachineLoad {
   return total > 0 ? { busy: busy / total, steal: steal / total } : { busy: 0, steal: 0 };
 }
 
-/** `" (machine: 85% busy, 27% steal)"`: a section's load, as printed after its figures. */
+/** `"machine: 85% busy, 27% steal"`: a section's load, as printed after its figures. */
 export function formatLoad(load: MachineLoad): string {
   return `machine: ${(load.busy * 100).toFixed(0)}% busy, ${(load.steal * 100).toFixed(0)}% steal`;
 }
