@@ -171,6 +171,52 @@ Deno.test("a record with too little time left for a write is answered unsent", a
   assert.equal(await long, 0n);
 });
 
+/** Writes `i`'s record through `fake` as one transaction that takes at least `ms`. */
+async function writeTaking(
+  producer: PartitionedProducer,
+  fake: ReturnType<typeof fakeTransactions>,
+  i: number,
+  ms: number,
+): Promise<void> {
+  const sent = producer.send(0, message(i), undefined, 1_000);
+  const write = await fake.next("write");
+  await new Promise((r) => setTimeout(r, ms));
+  write.answer(BigInt(i));
+  (await fake.next("commit")).answer();
+  assert.equal(await sent, BigInt(i));
+}
+
+Deno.test("one slow write (a broker failure waited out) does not turn the records behind it away", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
+  await writeTaking(producer, fake, 0, 0);
+  await writeTaking(producer, fake, 1, 120);
+  // 80 ms left: less than twice the slow write, more than twice the fastest recent one.
+  const sent = producer.send(0, message(2), undefined, 80);
+  const write = await fake.next("write");
+  assert.deepEqual(write.keys, ["k2"]);
+  write.answer(2n);
+  (await fake.next("commit")).answer();
+  assert.equal(await sent, 2n);
+});
+
+Deno.test("after a slow spell, a record with less than twice a write's time left is answered unsent", async () => {
+  const fake = fakeTransactions();
+  const producer = new PartitionedProducer(OPTIONS, fake.factory);
+  for (let i = 0; i < 3; i++) await writeTaking(producer, fake, i, 60);
+  const short = assert.rejects(
+    producer.send(0, message(3), undefined, 80),
+    (e) => e instanceof PublishTimeoutError && e.maybeAt === undefined,
+  );
+  const long = producer.send(0, message(4), undefined, 1_000);
+  const write = await fake.next("write");
+  assert.deepEqual(write.keys, ["k4"]);
+  await short;
+  write.answer(4n);
+  (await fake.next("commit")).answer();
+  assert.equal(await long, 4n);
+});
+
 Deno.test("an unconfirmed commit leaves its records in doubt at their offsets", async () => {
   const fake = fakeTransactions();
   const producer = new PartitionedProducer(OPTIONS, fake.factory);
