@@ -26,8 +26,10 @@ export interface RoundRecord {
   /**
    * The load reached steady state (every answer fast for a while); the fault
    * came after it. Attempts sent before it are warm-up: they count for what
-   * was stored and delivered, not for deadlines, gaps or latency.
-   * @default {loadStart}
+   * was stored and delivered, not for deadlines, gaps or latency. Unset when
+   * the load never became steady: every attempt is then measured, but gaps
+   * only from the fault's start (else the first answers' latency after the
+   * gateways started, up to 1.5 s, counts as a gap of every partition).
    */
   steadyAt?: number;
   loadEnd: number;
@@ -230,7 +232,8 @@ export function measure(r: RoundRecord): RoundRow {
         `before steady state, slowest ${(slowest / 1000).toFixed(1)} s (not measured)`,
     );
   }
-  const gaps = longestGaps(measured, r.partitions, steadyAt, r.loadEnd);
+  if (r.steadyAt === undefined) notes.push("no steady state: gaps measured from the fault's start");
+  const gaps = longestGaps(measured, r.partitions, r.steadyAt ?? r.faultStart, r.loadEnd);
   const maxGapMs = Math.max(...gaps);
   const duringFault = measured.filter((a) =>
     a.sentAt >= r.faultStart && a.sentAt < r.faultEnd && a.outcome !== "connection"

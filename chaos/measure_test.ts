@@ -161,6 +161,20 @@ Deno.test("measure: warm-up before steady state counts for storage, not for dead
   assert.equal(cold.late, 1, "without a steady state every attempt is measured");
 });
 
+Deno.test("measure: without a steady state, gaps count from the fault, not from the first answers", () => {
+  const row = measure(record({
+    partitions: 1,
+    loadStart: 0,
+    faultStart: 3000,
+    faultActive: 3000,
+    faultEnd: 4000,
+    loadEnd: 5000,
+    attempts: Array.from({ length: 50 }, (_, i) => attempt(0, 1500 + i * 100, 1500 + i * 100 + 10)),
+  }));
+  assert.equal(row.maxGapMs, 100, "the 1.5 s before the first answer is warm-up, not a gap");
+  assert.match(row.notes.join("\n"), /no steady state: gaps measured from the fault's start/);
+});
+
 Deno.test("measure: a long round's attempts (500,000) do not overflow the stack; slowest found", () => {
   const attempts = Array.from(
     { length: 500_000 },

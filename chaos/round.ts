@@ -187,7 +187,7 @@ export async function runRound(options: RoundOptions): Promise<RoundRow> {
       },
       () => {
         say(`no steady state within ${STEADY_WAIT_MS / 1000} s; injecting the fault anyway`);
-        return loadStart;
+        return undefined;
       },
     );
 
