@@ -7,6 +7,7 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
 import {
   type Context as TraceContext,
   inSpan,
@@ -34,15 +35,20 @@ export function requestSpan(): MiddlewareHandler {
     });
     if (root === UNTRACED) return next();
     return inSpan(REQUEST_SPAN_NAME, root, {}, async ({ span, context }) => {
-      // Named and described only when sampled: the route and path cost a lookup and a URL parse
-      // on every request, and a span that records nothing drops them.
-      if (span.isRecording()) {
-        span.updateName(`${c.req.method} ${c.req.routePath}`);
-        span.setAttributes({ "http.request.method": c.req.method, "url.path": c.req.path });
-      }
       c.set(TRACE_CONTEXT_VARIABLE, context);
       await next();
-      span.setAttribute("http.response.status_code", c.res.status);
+      // Named and described only when sampled: the route and path cost a lookup and a URL parse
+      // on every request, and a span that records nothing drops them. The route is known once
+      // routing ran: before `next`, this middleware's own pattern (`/*`) named every span.
+      if (!span.isRecording()) return;
+      const route = routePath(c, -1);
+      span.updateName(`${c.req.method} ${route}`);
+      span.setAttributes({
+        "http.request.method": c.req.method,
+        "http.route": route,
+        "url.path": c.req.path,
+        "http.response.status_code": c.res.status,
+      });
     });
   };
 }
