@@ -32,7 +32,7 @@ const tracing = startTracing({
   endpoint: config.tracing.endpoint,
   sampleRatio: config.tracing.sample_ratio,
   serviceName: config.tracing.service_name,
-});
+}, { logger });
 
 const server = new ResilientServer(
   {

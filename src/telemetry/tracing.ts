@@ -1,5 +1,5 @@
 /**
- * One shared tracer from `@opentelemetry/api`, and helpers that start spans
+ * The gateway's tracer from `@opentelemetry/api`, and helpers that start spans
  * under an explicit parent context and carry W3C trace context in message
  * headers. Contexts are passed by hand along the publish and delivery paths
  * (no async-context tracking), so spans nest the same under any SDK, or none.
@@ -22,8 +22,8 @@ import {
 export type { Context } from "@opentelemetry/api";
 export { ROOT_CONTEXT } from "@opentelemetry/api";
 
-/** The gateway's tracer. A no-op until an SDK is registered. */
-export const tracer = trace.getTracer("tastesync-gateway");
+/** The name of the gateway's tracer. */
+const TRACER_NAME = "tastesync-gateway";
 
 /** The span that stands in when none is made: records nothing, carries no trace. */
 const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
@@ -119,7 +119,9 @@ export function startSpan(
   kind: SpanKind = SpanKind.INTERNAL,
 ): Traced {
   if (untraced(parent)) return { span: NO_SPAN, context: parent };
-  const span = tracer.startSpan(name, { kind, attributes }, parent);
+  // Looked up per span (the provider caches it), not once: a tracer taken at load keeps the
+  // provider registered first, also after tracing was stopped and started again.
+  const span = trace.getTracer(TRACER_NAME).startSpan(name, { kind, attributes }, parent);
   return { span, context: trace.setSpan(parent, span) };
 }
 

@@ -9,8 +9,9 @@
  *
  * @module
  */
-import { propagation, trace } from "@opentelemetry/api";
+import { diag, type DiagLogger, DiagLogLevel, propagation, trace } from "@opentelemetry/api";
 import { PooledIdGenerator } from "./id_generator.ts";
+import { type Logger, RepeatedLog } from "./logger.ts";
 import { recordSpans, sampleRoots } from "./tracing.ts";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -44,15 +45,38 @@ export interface Tracing {
 /** Values of `OTEL_DENO` that turn Deno's built-in OpenTelemetry on. */
 const OTEL_DENO_ON: ReadonlySet<string> = new Set(["true", "1"]);
 
+/** What {@linkcode startTracing} reads besides the settings. */
+export interface TracingOptions {
+  /** The environment, for `OTEL_DENO` (default: the process's). */
+  env?: Record<string, string | undefined>;
+  /** Where the SDK's own warnings and errors go (e.g. spans dropped from a full queue). */
+  logger?: Logger;
+}
+
+/**
+ * The SDK's diagnostics as warnings of `logger`, each kind at most once a
+ * second: the batch processor drops spans when its queue (2,048) is full, as
+ * at 100% sampling under full load, and says so only here.
+ */
+function diagnostics(logger: Logger): DiagLogger {
+  const warnings = new RepeatedLog(logger, "warn", "Tracing SDK warning");
+  // One key per kind of message: "Dropped 1234 spans ..." and "Dropped 17 spans ..." are one.
+  const log = (message: string) =>
+    warnings.log(message.replace(/\d+/g, "N"), { component: "tracing", detail: message });
+  const ignore = () => {};
+  return { error: log, warn: log, info: ignore, debug: ignore, verbose: ignore };
+}
+
 /**
  * Registers the SDK globally when `settings.endpoint` is set. Otherwise no
  * span is made ({@linkcode recordSpans}), unless Deno's built-in
  * OpenTelemetry is on (`OTEL_DENO`, read from `env`), which registers its
- * own; trace context is still passed through.
+ * own; trace context is still passed through. The SDK's warnings go to
+ * `logger` when given.
  */
 export function startTracing(
   settings: TracingSettings,
-  env: Record<string, string | undefined> = Deno.env.toObject(),
+  { env = Deno.env.toObject(), logger }: TracingOptions = {},
 ): Tracing {
   if (!settings.endpoint) {
     recordSpans(OTEL_DENO_ON.has(env.OTEL_DENO ?? ""));
@@ -60,6 +84,7 @@ export function startTracing(
   }
   recordSpans(true);
   sampleRoots(settings.sampleRatio);
+  if (logger) diag.setLogger(diagnostics(logger), DiagLogLevel.WARN);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": settings.serviceName }),
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
@@ -80,6 +105,7 @@ export function startTracing(
       sampleRoots(1);
       trace.disable();
       propagation.disable();
+      diag.disable();
     },
   };
 }

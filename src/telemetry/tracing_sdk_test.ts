@@ -90,7 +90,7 @@ Deno.test("tracing SDK: new traces are sampled in the configured share", async (
 
 Deno.test("tracing SDK: without an endpoint no span is made, and the caller's context passes through", async () => {
   const settings = { endpoint: "", sampleRatio: 1, serviceName: "test" };
-  const tracing = startTracing(settings, {});
+  const tracing = startTracing(settings, { env: {} });
   assert.equal(spansAreRecorded(), false);
   const { span, context } = startSpan("root", ROOT_CONTEXT);
   assert.equal(span.isRecording(), false);
@@ -103,7 +103,44 @@ Deno.test("tracing SDK: without an endpoint no span is made, and the caller's co
   await tracing.shutdown();
   assert.equal(spansAreRecorded(), true, "shutdown puts the default back");
 
-  const builtIn = startTracing(settings, { OTEL_DENO: "true" });
+  const builtIn = startTracing(settings, { env: { OTEL_DENO: "true" } });
   assert.equal(spansAreRecorded(), true, "Deno's built-in OpenTelemetry records them");
   await builtIn.shutdown();
+});
+
+Deno.test("tracing SDK: spans dropped from a full export queue are logged", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => Response.json({}),
+  );
+  const logged: { msg: string; fields?: Record<string, unknown> }[] = [];
+  const logger = {
+    log: (_level: string, msg: string, fields?: Record<string, unknown>) =>
+      void logged.push({ msg, fields }),
+    enabled: () => true,
+  };
+  const tracing = startTracing(
+    { endpoint: `http://127.0.0.1:${server.addr.port}`, sampleRatio: 1, serviceName: "test" },
+    { env: {}, logger },
+  );
+  try {
+    const end = (n: number) => {
+      for (let i = 0; i < n; i++) startSpan("s", ROOT_CONTEXT).span.end();
+    };
+    // The first 512 go out in one export; while it runs, 2,048 wait and the rest are dropped.
+    end(5_000);
+    const warnings = () => logged.filter((l) => l.msg === "Tracing SDK warning");
+    // The count is told with the first span taken after the drops, once the export made room.
+    for (let i = 0; warnings().length === 0 && i < 1_000; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      end(1);
+    }
+    assert.equal(warnings().length, 1, JSON.stringify(logged));
+    const dropped = Number(String(warnings()[0].fields?.detail).match(/^Dropped (\d+) spans/)?.[1]);
+    assert.ok(dropped >= 2_440, `${dropped} dropped`);
+    assert.equal(warnings()[0].fields?.component, "tracing");
+  } finally {
+    await tracing.shutdown();
+    await server.shutdown();
+  }
 });
