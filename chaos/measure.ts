@@ -27,9 +27,10 @@ export interface RoundRecord {
    * The load reached steady state (every answer fast for a while); the fault
    * came after it. Attempts sent before it are warm-up: they count for what
    * was stored and delivered, not for deadlines, gaps or latency. Unset when
-   * the load never became steady: every attempt is then measured, but gaps
-   * only from the fault's start (else the first answers' latency after the
-   * gateways started, up to 1.5 s, counts as a gap of every partition).
+   * the load never became steady: everything before the fault is then
+   * warm-up (measured from the load's start, the first answers' latency after
+   * the gateways started, up to 1.5 s, counted as a gap of every partition,
+   * and a cold cluster's first seconds on a starved machine as late answers).
    */
   steadyAt?: number;
   loadEnd: number;
@@ -111,6 +112,7 @@ export function quantile(values: number[], q: number): number {
 
 const isAck = (a: Attempt) => a.outcome === 200 || a.outcome === 202;
 const duration = (a: Attempt) => a.endAt - a.sentAt;
+const isLate = (a: Attempt) => a.outcome === "timeout" || duration(a) > PUBLISH_DEADLINE_MS;
 /**
  * The largest of `values`, 0 when there are none: a loop, since
  * `Math.max(...values)` overflows the stack beyond about 100,000 values (a
@@ -222,25 +224,26 @@ export function measure(r: RoundRecord): RoundRow {
       notes.push(`${id} stored ${list.length}x: ${list.map((s) => `p${s.partition}@${s.offset}`)}`);
     }
   }
-  const steadyAt = r.steadyAt ?? r.loadStart;
-  const measured = r.attempts.filter((a) => a.sentAt >= steadyAt);
-  const warmup = r.attempts.length - measured.length;
-  if (warmup > 0) {
-    const slowest = largest(r.attempts.filter((a) => a.sentAt < steadyAt).map(duration));
+  // Without a steady state, everything before the fault is warm-up.
+  const from = r.steadyAt ?? r.faultStart;
+  const measured = r.attempts.filter((a) => a.sentAt >= from);
+  const warmup = r.attempts.filter((a) => a.sentAt < from);
+  if (warmup.length > 0) {
+    const slowest = largest(warmup.map(duration));
     notes.push(
-      `warm-up: ${warmup} attempts in ${((steadyAt - r.loadStart) / 1000).toFixed(1)} s ` +
-        `before steady state, slowest ${(slowest / 1000).toFixed(1)} s (not measured)`,
+      `warm-up: ${warmup.length} attempts in ${((from - r.loadStart) / 1000).toFixed(1)} s ` +
+        `before ${r.steadyAt === undefined ? "the fault (no steady state)" : "steady state"}, ` +
+        `slowest ${(slowest / 1000).toFixed(1)} s, ${warmup.filter(isLate).length} late ` +
+        `(not measured)`,
     );
   }
-  if (r.steadyAt === undefined) notes.push("no steady state: gaps measured from the fault's start");
-  const gaps = longestGaps(measured, r.partitions, r.steadyAt ?? r.faultStart, r.loadEnd);
+  const gaps = longestGaps(measured, r.partitions, from, r.loadEnd);
   const maxGapMs = Math.max(...gaps);
   const duringFault = measured.filter((a) =>
     a.sentAt >= r.faultStart && a.sentAt < r.faultEnd && a.outcome !== "connection"
   );
   const durations = measured.map(duration);
-  const late =
-    measured.filter((a) => a.outcome === "timeout" || duration(a) > PUBLISH_DEADLINE_MS).length;
+  const late = measured.filter(isLate).length;
   const ackedInFault =
     r.attempts.filter((a) => a.outcome === 202 && a.sentAt >= r.faultActive && a.endAt < r.faultEnd)
       .length;
