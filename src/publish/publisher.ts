@@ -13,7 +13,7 @@ import { cloudEventHeaders, DEFAULT_CLOUDEVENTS_SOURCE } from "../events/cloudev
 import type { Envelope } from "../events/envelope.ts";
 import type { EventType } from "../events/registry.ts";
 import type { AppendResult, EventLog, LogRecord } from "../log/event_log.ts";
-import { type Context, inSpan, outgoingTrace, startSpan, traceRoot } from "../telemetry/tracing.ts";
+import { type Context, inSpan, outgoingTrace, type Span, traceRoot } from "../telemetry/tracing.ts";
 
 /** When events are mirrored to the live bus. */
 export type MirrorMode = "immediate" | "after_ack";
@@ -106,7 +106,7 @@ export class Publisher {
       const record = this.#record(envelope, type, print, origin, context);
       const immediate = this.#options.mirror === "immediate";
       if (immediate) {
-        this.#mirror(envelope, type, record, context, { [DURABLE_HEADER]: "false" });
+        this.#mirror(envelope, type, record, span, { [DURABLE_HEADER]: "false" });
       }
       const result = this.#log.append(record);
       this.#inFlight.set(envelope.event_id, result);
@@ -117,7 +117,7 @@ export class Publisher {
           "messaging.kafka.offset": appended.offset,
           "tastesync.duplicate": appended.duplicate,
         });
-        if (!immediate && !appended.duplicate) this.#mirror(envelope, type, record, context, {});
+        if (!immediate && !appended.duplicate) this.#mirror(envelope, type, record, span, {});
         return { ...ids, ...appended };
       } finally {
         this.#inFlight.delete(envelope.event_id);
@@ -146,23 +146,28 @@ export class Publisher {
     };
   }
 
+  /**
+   * Mirrors the record to the live bus, noted as an event of the append's
+   * `span`: the publish is buffered and not answered, so a span of its own
+   * would time nothing, and each span costs the SDK's work and the export
+   * (readers of the mirror continue the record's trace either way).
+   */
   #mirror(
     envelope: Envelope,
     type: EventType,
     record: LogRecord,
-    parent: Context,
+    span: Span,
     extraHeaders: Record<string, string>,
   ): void {
-    const { span } = startSpan("live_bus.publish", parent, {
-      "messaging.system": this.#bus.backend,
-    });
     const sent = this.#bus.publish({
       subject: `${this.#options.subjectPrefix}.${type.definition.subject}`,
       data: record.value,
       headers: { ...record.headers, ...extraHeaders, "Nats-Msg-Id": envelope.event_id },
     });
-    span.setAttribute("tastesync.mirrored", sent);
+    span.addEvent("live_bus.publish", {
+      "messaging.system": this.#bus.backend,
+      "tastesync.mirrored": sent,
+    });
     if (!sent) this.#options.onMirrorDropped();
-    span.end();
   }
 }

@@ -19,7 +19,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 
-export type { Context } from "@opentelemetry/api";
+export type { Context, Span } from "@opentelemetry/api";
 export { ROOT_CONTEXT } from "@opentelemetry/api";
 
 /** The name of the gateway's tracer. */
